@@ -1,0 +1,69 @@
+"""`make run`: migrate the embedded database, seed the demo tenant, start the SP and the dev IdP.
+
+The SP listens on 127.0.0.1:5000 and the development IdP on 127.0.0.1:5001. The demo tenant
+'demo' (email domain demo.example) trusts the dev IdP; sign in as alice@demo.example, password
+'demo', from http://127.0.0.1:5000/login.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flask_migrate import upgrade  # noqa: E402
+
+import devidp  # noqa: E402
+from sp import clock, create_app, tenancy, tenants  # noqa: E402
+from sp.errors import TenantNotFound  # noqa: E402
+from sp.saml import idp_metadata  # noqa: E402
+
+DEMO_GROUPS = {
+    "Admins": ["admin", "reports:read", "reports:write"],
+    "Engineering": ["reports:read"],
+}
+
+
+def seed(app, metadata: bytes) -> None:
+    """Create the demo tenant and its groups once; (re)import the dev IdP's metadata."""
+    with app.app_context():
+        try:
+            tenant = tenancy.find("demo")
+        except TenantNotFound:
+            tenant = tenants.create_tenant("demo", "Demo Company", ["demo.example"])
+            for name, permissions in DEMO_GROUPS.items():
+                tenants.create_group(tenant, name, permissions)
+            print("seeded tenant 'demo' (domain demo.example)")
+        idp = tenant.identity_provider
+        if idp is None or idp.metadata_xml != metadata.decode():
+            now = clock.utcnow()
+            tenants.apply_idp_metadata(tenant, idp_metadata.read(metadata, now=now), metadata.decode(), now)
+            print("imported the development IdP's metadata into tenant 'demo'")
+
+
+def main() -> None:
+    os.chdir(ROOT)
+    app = create_app()
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    sp_base = app.config["SP_BASE_URL"]
+    idp_env = {**os.environ, "DEVIDP_SP_BASE_URL": sp_base}
+    idp_app = devidp.create_app({"SP_BASE_URL": sp_base})
+    seed(app, idp_app.test_client().get("/metadata").data)
+
+    idp = subprocess.Popen([sys.executable, "-m", "devidp"], env=idp_env)
+    print(f"\n  SP:              {sp_base}/login   (try alice@demo.example / demo)")
+    print("  Development IdP: http://127.0.0.1:5001/portal   (IdP-initiated sign-in)\n")
+    try:
+        app.run(host="127.0.0.1", port=5000, debug=False, use_reloader=False)
+    finally:
+        idp.terminate()
+        idp.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Database connection tuning that the models should not need to know about."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from .extensions import db
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers proceed while one instance writes; busy_timeout makes writers queue
+    # instead of failing at once when several processes log users in together.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    """Install per-connection settings on the app's engine."""
+    with app.app_context():
+        engine: Engine = db.engine
+        if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _tune_sqlite):
+            event.listen(engine, "connect", _tune_sqlite)

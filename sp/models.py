@@ -1,0 +1,175 @@
+"""Database models: what the SP stores. Decisions live in the service modules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.sql import true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .clock import as_utc, utcnow
+from .extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every database (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        # SQLite stores text: keep it naive UTC so comparisons in SQL stay lexical and correct.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Tenant(db.Model):
+    """One customer company: its IdP, users, groups and SSO settings."""
+
+    __tablename__ = "tenant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    idp_initiated: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    clock_skew_seconds: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    # Attribute names to read the email / display name from; None means the built-in list.
+    email_attribute: Mapped[str | None] = mapped_column(String(255))
+    name_attribute: Mapped[str | None] = mapped_column(String(255))
+    default_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_group.id", use_alter=True, name="fk_tenant_default_group_id_user_group")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    default_group: Mapped[UserGroup | None] = relationship(foreign_keys=[default_group_id], post_update=True)
+    domains: Mapped[list[TenantDomain]] = relationship(
+        back_populates="tenant", cascade="all, delete-orphan", order_by="TenantDomain.domain"
+    )
+    identity_provider: Mapped[IdentityProvider | None] = relationship(back_populates="tenant", uselist=False)
+
+
+class TenantDomain(db.Model):
+    """An email domain that routes a typed address to its tenant on the login screen."""
+
+    __tablename__ = "tenant_domain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+
+    tenant: Mapped[Tenant] = relationship(back_populates="domains")
+
+
+class UserGroup(db.Model):
+    """A tenant's group of users, with the permissions its members get."""
+
+    __tablename__ = "user_group"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdentityProvider(db.Model):
+    """The tenant's IdP as parsed from its metadata; `revision` changes with every import."""
+
+    __tablename__ = "identity_provider"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), unique=True)
+    entity_id: Mapped[str] = mapped_column(String(1024), index=True)
+    sso_redirect_url: Mapped[str | None] = mapped_column(String(2048))
+    sso_post_url: Mapped[str | None] = mapped_column(String(2048))
+    slo_redirect_url: Mapped[str | None] = mapped_column(String(2048))
+    slo_post_url: Mapped[str | None] = mapped_column(String(2048))
+    want_authn_requests_signed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # [{"pem": ..., "sha256": "AB:CD:...", "not_after": ISO-8601, "subject": ...}, ...]
+    certificates: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    name_id_formats: Mapped[list[str]] = mapped_column(JSON, default=list)
+    metadata_xml: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tenant: Mapped[Tenant] = relationship(back_populates="identity_provider")
+
+
+class User(db.Model):
+    """A tenant's user, keyed by the NameID its IdP asserts; never has a password."""
+
+    __tablename__ = "user"
+    __table_args__ = (UniqueConstraint("tenant_id", "name_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    name_id: Mapped[str] = mapped_column(String(512))
+    name_id_format: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    group_id: Mapped[int] = mapped_column(ForeignKey("user_group.id"), index=True)
+    # Why the user holds their group: default | rule | admin | provisioning, and a detail.
+    group_source: Mapped[str] = mapped_column(String(20), default="default")
+    group_detail: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16), default="jit")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tenant: Mapped[Tenant] = relationship()
+    group: Mapped[UserGroup] = relationship()
+
+
+class SamlRequest(db.Model):
+    """An AuthnRequest we sent and may still receive an answer to (server-side state)."""
+
+    __tablename__ = "saml_request"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    next_path: Mapped[str] = mapped_column(String(2048), default="/")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReplayEntry(db.Model):
+    """An assertion we accepted; its key may be inserted only once while it is valid."""
+
+    __tablename__ = "saml_replay"
+
+    # sha256(issuer NUL assertion ID): bounded length whatever the IdP sends.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class UserSession(db.Model):
+    """A signed-in browser session; revoking the row signs the browser out everywhere."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # sha256 of the token in the cookie: a database leak does not hand out sessions.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    session_index: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+Index("ix_user_session_tenant_id", UserSession.tenant_id)

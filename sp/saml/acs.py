@@ -1,0 +1,121 @@
+"""Consume a SAML Response: the decisions of the Assertion Consumer Service.
+
+Order matters. Cheap structural checks run first and refuse dangerous signatures before any
+transform runs; then the profile checks (ours, stricter than python3-saml's); then python3-saml
+verifies the signature against every trusted certificate; only then do we touch the database,
+in one transaction that inserts the replay key, consumes the request, provisions the user and
+opens the session. Any refusal rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from .. import errors, provisioning
+from ..auth import sessions
+from ..extensions import db
+from ..models import Tenant, User
+from ..redirects import safe_next
+from . import replay, request_store, toolkit, trust, validation
+
+_BASE64 = re.compile(rb"^[A-Za-z0-9+/]*={0,2}$")
+_CREATE_RETRIES = 3
+
+
+@dataclass
+class Attempt:
+    """What we learned about one ACS attempt, kept for the login trace even when it fails."""
+
+    flow: str = "unknown"  # "sp" (answers our request) or "idp" (unsolicited)
+    issuer: str | None = None
+    name_id: str | None = None
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+    in_response_to: str | None = None
+
+
+@dataclass
+class Login:
+    """A completed login: who, which session, where to send them."""
+
+    user: User
+    signed_in: sessions.SignedIn
+    next_path: str
+    created: bool
+    attempt: Attempt
+
+
+def decode_form_value(value: str | None, limit: int) -> str:
+    """Check SAMLResponse is present, not oversized, strict base64; return it without whitespace."""
+    if not value:
+        raise errors.MalformedMessage("the request carries no SAMLResponse")
+    if len(value) > limit * 4 // 3 + 4096:
+        raise errors.MessageTooLarge(f"the SAMLResponse is larger than the {limit} bytes we accept")
+    compact = "".join(value.split()).encode("ascii", "replace")
+    if len(compact) % 4 or not _BASE64.match(compact):
+        raise errors.MalformedMessage("the SAMLResponse is not valid base64")
+    try:
+        base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        raise errors.MalformedMessage("the SAMLResponse is not valid base64") from None
+    return compact.decode("ascii")
+
+
+def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime, attempt: Attempt) -> Login:
+    """Validate a posted Response for tenant and sign the user in.
+
+    Raises an SPError subclass for every refusal; nothing is written to the database then.
+    `attempt` is filled in as facts are learned, so the caller can trace a refusal.
+    """
+    config = current_app.config
+    encoded = decode_form_value(saml_response, config["SAML_MAX_RESPONSE_BYTES"])
+    idp = trust.idp_of(tenant)
+    sp = trust.sp_config(tenant)
+    idp_cfg = trust.idp_config(idp)
+    expect = trust.expectations(tenant, idp)
+
+    response = toolkit.parse_response(sp, idp_cfg, encoded)
+    root = response.document
+    attempt.in_response_to = root.get("InResponseTo")
+    attempt.flow = "sp" if attempt.in_response_to else "idp"
+    assertion = validation.check_structure(root)
+    issuer = assertion.find(validation.SAML + "Issuer")
+    attempt.issuer = (issuer.text or "").strip() if issuer is not None else None
+    facts = validation.check_response(root, assertion, expect, now)
+    if facts.in_response_to is None and not tenant.idp_initiated:
+        raise errors.UnsolicitedRefused(
+            "the IdP sent a sign-in this organisation did not ask for (IdP-initiated), and IdP-initiated "
+            "sign-in is turned off for it; start from the SP's login page, or turn it on"
+        )
+    toolkit.verify(response, sp, facts.in_response_to)
+    who = toolkit.identity(response)
+    attempt.name_id, attempt.attributes = who.name_id, who.attributes
+
+    lifetime = timedelta(seconds=config["SESSION_LIFETIME_SECONDS"])
+    if facts.session_not_on_or_after is not None:
+        lifetime = max(timedelta(0), min(lifetime, facts.session_not_on_or_after - now))
+
+    for attempt_number in range(_CREATE_RETRIES):
+        try:
+            replay.remember(tenant, idp.entity_id, facts.assertion_id, facts.remember_until, now)
+            if facts.in_response_to is not None:
+                next_path = request_store.consume(tenant, facts.in_response_to, now).next_path
+            else:
+                next_path = safe_next(relay_state)
+            user, created = provisioning.provision(tenant, who, now)
+            signed_in = sessions.start(user, who.session_index, now, lifetime)
+            db.session.commit()
+            return Login(user=user, signed_in=signed_in, next_path=next_path, created=created, attempt=attempt)
+        except provisioning.UserCreationRace:
+            db.session.rollback()
+            if attempt_number == _CREATE_RETRIES - 1:
+                raise
+        except Exception:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")

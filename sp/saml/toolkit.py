@@ -1,0 +1,285 @@
+"""The one module that calls python3-saml.
+
+Everything python3-saml does for us goes through here: building its settings (cached per SP
+and IdP configuration), AuthnRequests for both bindings, SP metadata, parsing a Response and
+verifying it in strict mode. Its errors are translated to ours, so no other module sees them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from lxml import etree
+from onelogin.saml2.auth import OneLogin_Saml2_Auth
+from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
+from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
+from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as VE
+from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
+from onelogin.saml2.response import OneLogin_Saml2_Response
+from onelogin.saml2.settings import OneLogin_Saml2_Settings
+from onelogin.saml2.utils import OneLogin_Saml2_Utils
+from onelogin.saml2.xml_utils import OneLogin_Saml2_XML
+
+from .. import errors
+
+BINDING_REDIRECT = C.BINDING_HTTP_REDIRECT
+BINDING_POST = C.BINDING_HTTP_POST
+
+
+class _CompiledSchema:
+    """A stand-in for lxml's XMLSchema class that compiles each XSD once per thread.
+
+    python3-saml compiles saml-schema-protocol-2.0.xsd on every validated Response, which is
+    about half of its time per message. The compiled schema is the same every time, so we keep
+    it. One per thread, because lxml validators must not be shared between threads.
+    """
+
+    _local = threading.local()
+
+    def __new__(cls, schema_doc: etree._ElementTree) -> etree.XMLSchema:  # type: ignore[misc]
+        cache: dict[str, etree.XMLSchema] = cls._local.__dict__.setdefault("schemas", {})
+        url = schema_doc.docinfo.URL
+        schema = cache.get(url)
+        if schema is None:
+            schema = cache[url] = etree.XMLSchema(schema_doc)
+        return schema
+
+
+OneLogin_Saml2_XML._schema_class = _CompiledSchema  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class SpConfig:
+    """Our side for one tenant: endpoints from SP_BASE_URL and the SP key pair."""
+
+    entity_id: str
+    acs_url: str
+    key_pem: str
+    cert_pem: str
+    next_cert_pem: str | None = None
+    sign_metadata: bool = False
+    # Published only once single logout is served at that URL.
+    sls_url: str | None = None
+
+
+@dataclass(frozen=True)
+class IdpConfig:
+    """The tenant's IdP as we trust it: entity ID, where to send users, its signing certificates."""
+
+    entity_id: str
+    sso_url: str
+    sso_binding: str
+    slo_url: str | None
+    certificates: tuple[str, ...]
+    want_authn_requests_signed: bool = False
+
+
+@dataclass(frozen=True)
+class OutgoingRequest:
+    """An AuthnRequest ready to send: by redirect to `url`, or by POSTing `fields` to `url`."""
+
+    request_id: str
+    binding: str
+    url: str
+    fields: dict[str, str] | None = None
+
+
+# Security settings that are not ours to loosen per tenant.
+_SECURITY = {
+    "authnRequestsSigned": True,
+    "logoutRequestSigned": True,
+    "logoutResponseSigned": True,
+    "signMetadata": False,
+    "wantMessagesSigned": False,
+    "wantAssertionsSigned": False,
+    "wantAssertionsEncrypted": False,
+    "wantNameId": True,
+    "wantNameIdEncrypted": False,
+    # Many IdPs send a bare NameID and no attributes at all; that is a valid login.
+    "wantAttributeStatement": False,
+    "allowRepeatAttributeName": True,
+    "rejectDeprecatedAlgorithm": True,
+    "requestedAuthnContext": False,
+    "signatureAlgorithm": C.RSA_SHA256,
+    "digestAlgorithm": C.SHA256,
+    "wantXMLValidation": True,
+}
+
+
+def _settings_dict(sp: SpConfig, idp: IdpConfig | None) -> dict[str, Any]:
+    sp_part: dict[str, Any] = {
+        "entityId": sp.entity_id,
+        "assertionConsumerService": {"url": sp.acs_url, "binding": BINDING_POST},
+        "NameIDFormat": C.NAMEID_UNSPECIFIED,
+        "x509cert": sp.cert_pem,
+        "privateKey": sp.key_pem,
+    }
+    if sp.sls_url:
+        sp_part["singleLogoutService"] = {"url": sp.sls_url, "binding": BINDING_REDIRECT}
+    if sp.next_cert_pem:
+        sp_part["x509certNew"] = sp.next_cert_pem
+    settings: dict[str, Any] = {"strict": True, "debug": False, "sp": sp_part, "security": dict(_SECURITY)}
+    settings["security"]["signMetadata"] = sp.sign_metadata
+    if idp is not None:
+        idp_part: dict[str, Any] = {
+            "entityId": idp.entity_id,
+            "singleSignOnService": {"url": idp.sso_url, "binding": idp.sso_binding},
+            "x509certMulti": {"signing": list(idp.certificates)},
+        }
+        if idp.slo_url:
+            idp_part["singleLogoutService"] = {"url": idp.slo_url, "binding": BINDING_REDIRECT}
+        settings["idp"] = idp_part
+    return settings
+
+
+@lru_cache(maxsize=1024)
+def settings_for(sp: SpConfig, idp: IdpConfig | None) -> OneLogin_Saml2_Settings:
+    """Build (once per distinct configuration) python3-saml's settings object."""
+    return OneLogin_Saml2_Settings(_settings_dict(sp, idp), sp_validation_only=idp is None)
+
+
+def _request_data(url: str) -> dict[str, Any]:
+    """python3-saml's view of 'the current request', built from our configured URL, never the Host header."""
+    parts = urlsplit(url)
+    return {
+        "https": "on" if parts.scheme == "https" else "off",
+        # host[:port] in http_host: python3-saml 1.16 deprecates server_port.
+        "http_host": parts.netloc,
+        "script_name": parts.path,
+        "get_data": {},
+        "post_data": {},
+    }
+
+
+def authn_request(sp: SpConfig, idp: IdpConfig, relay_state: str) -> OutgoingRequest:
+    """Build a signed AuthnRequest for the IdP's binding: a redirect URL, or a POST form."""
+    settings = settings_for(sp, idp)
+    if idp.sso_binding == BINDING_REDIRECT:
+        auth = OneLogin_Saml2_Auth(_request_data(sp.acs_url), old_settings=settings)
+        url = auth.login(return_to=relay_state, set_nameid_policy=False)
+        return OutgoingRequest(auth.get_last_request_id(), BINDING_REDIRECT, url)
+    # python3-saml only builds the Redirect binding; for HTTP-POST we sign the XML itself.
+    request = OneLogin_Saml2_Authn_Request(settings, set_nameid_policy=False)
+    signed = OneLogin_Saml2_Utils.add_sign(
+        request.get_xml(), sp.key_pem, sp.cert_pem,
+        sign_algorithm=C.RSA_SHA256, digest_algorithm=C.SHA256,
+    )
+    fields = {"SAMLRequest": OneLogin_Saml2_Utils.b64encode(signed), "RelayState": relay_state}
+    return OutgoingRequest(request.get_id(), BINDING_POST, idp.sso_url, fields)
+
+
+def sp_metadata(sp: SpConfig) -> str:
+    """Our SP metadata for one tenant, signed when the SP is configured to sign it."""
+    settings = settings_for(sp, None)
+    metadata = settings.get_sp_metadata()
+    problems = settings.validate_metadata(metadata)
+    if problems:
+        raise RuntimeError(f"SP metadata failed python3-saml's own validation: {problems}")
+    if sp.sign_metadata:
+        metadata = OneLogin_Saml2_Metadata.sign_metadata(
+            metadata, sp.key_pem, sp.cert_pem, sign_algorithm=C.RSA_SHA256, digest_algorithm=C.SHA256
+        )
+    return metadata if isinstance(metadata, str) else metadata.decode("utf-8")
+
+
+def parse_response(sp: SpConfig, idp: IdpConfig, saml_response: str) -> OneLogin_Saml2_Response:
+    """Decode and parse a base64 Response (no DTDs, no entities, comments dropped)."""
+    try:
+        return OneLogin_Saml2_Response(settings_for(sp, idp), saml_response)
+    except Exception as error:  # python3-saml raises bare exceptions from its parser and decoder
+        raise errors.MalformedMessage(f"the SAMLResponse is not a well-formed XML document: {type(error).__name__}") from None
+
+
+# python3-saml's validation codes, translated to our error classes.
+_TRANSLATION: dict[int, type[errors.SamlRejected]] = {
+    VE.UNSUPPORTED_SAML_VERSION: errors.SchemaInvalid,
+    VE.MISSING_ID: errors.SchemaInvalid,
+    VE.MISSING_STATUS: errors.SchemaInvalid,
+    VE.MISSING_STATUS_CODE: errors.SchemaInvalid,
+    VE.INVALID_XML_FORMAT: errors.SchemaInvalid,
+    VE.WRONG_NUMBER_OF_ASSERTIONS: errors.AssertionCount,
+    VE.STATUS_CODE_IS_NOT_SUCCESS: errors.StatusNotSuccess,
+    VE.WRONG_SIGNED_ELEMENT: errors.SignatureStructure,
+    VE.ID_NOT_FOUND_IN_SIGNED_ELEMENT: errors.SignatureStructure,
+    VE.INVALID_SIGNED_ELEMENT: errors.SignatureStructure,
+    VE.DUPLICATED_REFERENCE_IN_SIGNED_ELEMENTS: errors.SignatureStructure,
+    VE.UNEXPECTED_SIGNED_ELEMENTS: errors.SignatureStructure,
+    VE.WRONG_NUMBER_OF_SIGNATURES_IN_RESPONSE: errors.SignatureStructure,
+    VE.WRONG_NUMBER_OF_SIGNATURES_IN_ASSERTION: errors.SignatureStructure,
+    VE.WRONG_NUMBER_OF_SIGNATURES: errors.SignatureStructure,
+    VE.DUPLICATED_ID_IN_SIGNED_ELEMENTS: errors.DuplicateId,
+    VE.WRONG_INRESPONSETO: errors.RequestUnknown,
+    VE.MISSING_CONDITIONS: errors.AudienceMissing,
+    VE.ASSERTION_TOO_EARLY: errors.NotYetValid,
+    VE.ASSERTION_EXPIRED: errors.Expired,
+    VE.SESSION_EXPIRED: errors.Expired,
+    VE.RESPONSE_EXPIRED: errors.Expired,
+    VE.WRONG_NUMBER_OF_AUTHSTATEMENTS: errors.AuthnStatementInvalid,
+    VE.ENCRYPTED_ATTRIBUTES: errors.EncryptedAssertionUnsupported,
+    VE.NO_ENCRYPTED_ASSERTION: errors.EncryptedAssertionUnsupported,
+    VE.WRONG_DESTINATION: errors.DestinationMismatch,
+    VE.EMPTY_DESTINATION: errors.DestinationMissing,
+    VE.WRONG_AUDIENCE: errors.AudienceMismatch,
+    VE.ISSUER_MULTIPLE_IN_RESPONSE: errors.IssuerMismatch,
+    VE.ISSUER_NOT_FOUND_IN_ASSERTION: errors.IssuerMismatch,
+    VE.WRONG_ISSUER: errors.IssuerMismatch,
+    VE.WRONG_SUBJECTCONFIRMATION: errors.SubjectConfirmationInvalid,
+    VE.NO_SIGNED_MESSAGE: errors.SignatureMissing,
+    VE.NO_SIGNED_ASSERTION: errors.SignatureMissing,
+    VE.NO_SIGNATURE_FOUND: errors.SignatureMissing,
+    VE.INVALID_SIGNATURE: errors.SignatureInvalid,
+    VE.NO_NAMEID: errors.NameIdMissing,
+    VE.EMPTY_NAMEID: errors.NameIdMissing,
+    VE.DEPRECATED_SIGNATURE_METHOD: errors.WeakAlgorithm,
+    VE.DEPRECATED_DIGEST_METHOD: errors.WeakAlgorithm,
+}
+
+
+def verify(response: OneLogin_Saml2_Response, sp: SpConfig, request_id: str | None) -> None:
+    """Run python3-saml's strict validation, including the signature against every trusted cert.
+
+    Raises the SamlRejected subclass matching python3-saml's reason.
+    """
+    try:
+        response.is_valid(_request_data(sp.acs_url), request_id=request_id, raise_exceptions=True)
+    except VE as error:
+        raise _TRANSLATION.get(error.code, errors.RejectedByToolkit)(f"python3-saml: {error}") from None
+    except Exception as error:  # xmlsec and lxml raise their own types on hostile input
+        raise errors.SignatureInvalid(f"the signature could not be verified ({type(error).__name__})") from None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the verified assertion says the user is."""
+
+    name_id: str
+    name_id_format: str | None
+    session_index: str | None
+    attributes: dict[str, list[str]]
+
+
+def identity(response: OneLogin_Saml2_Response) -> Identity:
+    """Read NameID, SessionIndex and attributes (by Name and by FriendlyName) from a verified Response."""
+    try:
+        attributes: dict[str, list[str]] = {}
+        for source in (response.get_attributes(), response.get_friendlyname_attributes()):
+            for name, values in source.items():
+                texts = [v for v in values if isinstance(v, str)]
+                texts += [v["NameID"]["value"] for v in values if isinstance(v, dict) and v.get("NameID", {}).get("value")]
+                attributes.setdefault(name, [])
+                attributes[name].extend(t for t in texts if t not in attributes[name])
+        name_id = response.get_nameid()
+        if not name_id:
+            raise errors.NameIdMissing("the assertion's NameID is empty")
+        return Identity(
+            name_id=name_id.strip(),
+            name_id_format=response.get_nameid_format(),
+            session_index=response.get_session_index(),
+            attributes=attributes,
+        )
+    except VE as error:
+        raise _TRANSLATION.get(error.code, errors.RejectedByToolkit)(f"python3-saml: {error}") from None

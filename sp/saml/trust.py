@@ -1,0 +1,76 @@
+"""Turn a tenant's stored configuration into what the toolkit and the checks need."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+
+from .. import errors
+from ..models import IdentityProvider, Tenant
+from . import keys
+from .toolkit import BINDING_POST, BINDING_REDIRECT, IdpConfig, SpConfig
+from .validation import Expectations
+
+
+def base_url() -> str:
+    return current_app.config["SP_BASE_URL"]
+
+
+def entity_id(slug: str) -> str:
+    """Our entity ID for a tenant: built from SP_BASE_URL only, never from the Host header."""
+    return f"{base_url()}/saml/{slug}/metadata"
+
+
+def acs_url(slug: str) -> str:
+    return f"{base_url()}/saml/{slug}/acs"
+
+
+def sp_config(tenant: Tenant) -> SpConfig:
+    """Our side of the federation with this tenant."""
+    pair = keys.load_or_create(current_app.config["SAML_SETTINGS_DIR"], base_url())
+    return SpConfig(
+        entity_id=entity_id(tenant.slug),
+        acs_url=acs_url(tenant.slug),
+        key_pem=pair.key_pem,
+        cert_pem=pair.cert_pem,
+        next_cert_pem=pair.next_cert_pem,
+        sign_metadata=bool(current_app.config.get("SAML_SIGN_METADATA", False)),
+    )
+
+
+def idp_of(tenant: Tenant) -> IdentityProvider:
+    """The tenant's IdP, or IdpNotConfigured."""
+    idp = tenant.identity_provider
+    if idp is None:
+        raise errors.IdpNotConfigured(f"tenant {tenant.slug!r} has no IdP metadata imported yet")
+    return idp
+
+
+def idp_config(idp: IdentityProvider) -> IdpConfig:
+    """The IdP as the toolkit trusts it. Redirect binding is preferred when the IdP offers it."""
+    if idp.sso_redirect_url:
+        sso_url, binding = idp.sso_redirect_url, BINDING_REDIRECT
+    elif idp.sso_post_url:
+        sso_url, binding = idp.sso_post_url, BINDING_POST
+    else:
+        raise errors.IdpNotConfigured("the IdP metadata lists no usable SingleSignOnService")
+    return IdpConfig(
+        entity_id=idp.entity_id,
+        sso_url=sso_url,
+        sso_binding=binding,
+        slo_url=idp.slo_redirect_url,
+        certificates=tuple(cert["pem"] for cert in idp.certificates),
+        want_authn_requests_signed=idp.want_authn_requests_signed,
+    )
+
+
+def expectations(tenant: Tenant, idp: IdentityProvider) -> Expectations:
+    """What a Response for this tenant must say."""
+    return Expectations(
+        sp_entity_id=entity_id(tenant.slug),
+        acs_url=acs_url(tenant.slug),
+        idp_entity_id=idp.entity_id,
+        clock_skew=timedelta(seconds=tenant.clock_skew_seconds),
+        max_age=timedelta(seconds=current_app.config["SAML_MAX_ASSERTION_AGE_SECONDS"]),
+    )

@@ -1,0 +1,144 @@
+"""Tenant administration: the one service behind the CLI and (later) the consoles."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import errors, tenancy
+from .extensions import db
+from .models import IdentityProvider, Tenant, TenantDomain, User, UserGroup
+from .saml.idp_metadata import BINDING_POST, BINDING_REDIRECT, IdpMetadata
+
+DEFAULT_GROUP_NAME = "No access"
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_CLOCK_SKEW = 300
+
+
+class TenantConflict(errors.SPError):
+    status = 409
+    code = "tenant.conflict"
+    message = "That conflicts with an existing tenant, domain or group."
+
+
+class InvalidSetting(errors.SPError):
+    status = 400
+    code = "tenant.invalid_setting"
+    message = "That setting is not valid."
+
+
+def normalise_domain(domain: str) -> str:
+    value = domain.strip().lower().rstrip(".")
+    if not _DOMAIN.match(value):
+        raise InvalidSetting(f"{domain!r} is not a domain name")
+    return value
+
+
+def create_tenant(slug: str, name: str, domains: list[str] = (), default_group: str | None = None) -> Tenant:
+    """Create a tenant with its default group ("No access" unless named)."""
+    if not tenancy.SLUG.match(slug):
+        raise InvalidSetting(f"{slug!r} is not a valid slug: lowercase letters, digits and dashes, up to 63")
+    if not name.strip():
+        raise InvalidSetting("the tenant needs a name")
+    tenant = Tenant(slug=slug, name=name.strip()[:200])
+    tenant.domains = [TenantDomain(domain=normalise_domain(d)) for d in dict.fromkeys(domains)]
+    db.session.add(tenant)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise TenantConflict(f"a tenant {slug!r} or one of the domains {', '.join(domains)} already exists") from None
+    group = UserGroup(tenant_id=tenant.id, name=(default_group or DEFAULT_GROUP_NAME).strip()[:100], permissions=[])
+    db.session.add(group)
+    db.session.flush()
+    tenant.default_group_id = group.id
+    db.session.commit()
+    return tenant
+
+
+def group_named(tenant: Tenant, name: str) -> UserGroup | None:
+    return db.session.scalar(select(UserGroup).where(UserGroup.tenant_id == tenant.id, UserGroup.name == name))
+
+
+def create_group(tenant: Tenant, name: str, permissions: list[str] = ()) -> UserGroup:
+    """Create a group in tenant with the given permissions."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidSetting("a group name is 1 to 100 characters")
+    group = UserGroup(tenant_id=tenant.id, name=name, permissions=sorted(set(p.strip() for p in permissions if p.strip())))
+    db.session.add(group)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise TenantConflict(f"tenant {tenant.slug!r} already has a group {name!r}") from None
+    return group
+
+
+def update_settings(
+    tenant: Tenant,
+    *,
+    idp_initiated: bool | None = None,
+    default_group: str | None = None,
+    clock_skew: int | None = None,
+    domains: list[str] | None = None,
+) -> Tenant:
+    """Change a tenant's SSO settings; running instances see them on their next request."""
+    if idp_initiated is not None:
+        tenant.idp_initiated = idp_initiated
+    if clock_skew is not None:
+        if not 0 <= clock_skew <= MAX_CLOCK_SKEW:
+            raise InvalidSetting(f"the clock skew must be between 0 and {MAX_CLOCK_SKEW} seconds")
+        tenant.clock_skew_seconds = clock_skew
+    if default_group is not None:
+        group = group_named(tenant, default_group)
+        if group is None:
+            raise InvalidSetting(f"tenant {tenant.slug!r} has no group {default_group!r}; create it first")
+        tenant.default_group_id = group.id
+    if domains is not None:
+        tenant.domains = [TenantDomain(domain=normalise_domain(d)) for d in dict.fromkeys(domains)]
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise TenantConflict("one of those domains belongs to another tenant") from None
+    return tenant
+
+
+def apply_idp_metadata(tenant: Tenant, metadata: IdpMetadata, xml: str, now: datetime) -> IdentityProvider:
+    """Make metadata the tenant's IdP configuration, atomically; bumps the revision."""
+    idp = tenant.identity_provider
+    if idp is None:
+        idp = IdentityProvider(tenant_id=tenant.id, revision=0)
+        db.session.add(idp)
+    idp.entity_id = metadata.entity_id
+    idp.sso_redirect_url = metadata.sso.get(BINDING_REDIRECT)
+    idp.sso_post_url = metadata.sso.get(BINDING_POST)
+    idp.slo_redirect_url = metadata.slo.get(BINDING_REDIRECT)
+    idp.slo_post_url = metadata.slo.get(BINDING_POST)
+    idp.want_authn_requests_signed = metadata.want_authn_requests_signed
+    idp.certificates = [c.as_dict() for c in metadata.certificates]
+    idp.name_id_formats = metadata.name_id_formats
+    idp.metadata_xml = xml
+    idp.revision = (idp.revision or 0) + 1
+    idp.updated_at = now
+    db.session.commit()
+    return idp
+
+
+def other_tenants_with_entity_id(tenant: Tenant, entity_id: str) -> list[str]:
+    rows = db.session.scalars(
+        select(Tenant.slug).join(IdentityProvider).where(IdentityProvider.entity_id == entity_id, Tenant.id != tenant.id)
+    )
+    return list(rows)
+
+
+def users(tenant: Tenant) -> list[User]:
+    return list(db.session.scalars(select(User).where(User.tenant_id == tenant.id).order_by(User.id)))
+
+
+def all_tenants() -> list[Tenant]:
+    return list(db.session.scalars(select(Tenant).order_by(Tenant.slug)))
