@@ -173,3 +173,20 @@ class UserSession(db.Model):
 
 
 Index("ix_user_session_tenant_id", UserSession.tenant_id)
+
+
+class AuditEvent(db.Model):
+    """An append-only record of something that changed who can do what, and who or what did it."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None for events that concern no single tenant (an operator signing in, say).
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Who: "user:<id>", "ops:<name>", "cli", "idp" (a login), "system".
+    actor: Mapped[str] = mapped_column(String(255))
+    # What, as a stable dotted name: user.login, user.created, user.group_changed, tenant.settings_changed...
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(512))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import errors, tenancy
+from . import audit, errors, tenancy
 from .extensions import db
 from .models import IdentityProvider, Tenant, TenantDomain, User, UserGroup
 from .saml.idp_metadata import BINDING_POST, BINDING_REDIRECT, IdpMetadata
@@ -37,7 +37,9 @@ def normalise_domain(domain: str) -> str:
     return value
 
 
-def create_tenant(slug: str, name: str, domains: list[str] = (), default_group: str | None = None) -> Tenant:
+def create_tenant(
+    slug: str, name: str, domains: list[str] = (), default_group: str | None = None, *, actor: str = "cli"
+) -> Tenant:
     """Create a tenant with its default group ("No access" unless named)."""
     if not tenancy.SLUG.match(slug):
         raise InvalidSetting(f"{slug!r} is not a valid slug: lowercase letters, digits and dashes, up to 63")
@@ -55,6 +57,8 @@ def create_tenant(slug: str, name: str, domains: list[str] = (), default_group: 
     db.session.add(group)
     db.session.flush()
     tenant.default_group_id = group.id
+    audit.record("tenant.created", actor=actor, tenant_id=tenant.id, target=slug,
+                 details={"name": tenant.name, "domains": [d.domain for d in tenant.domains], "default_group": group.name})
     db.session.commit()
     return tenant
 
@@ -63,7 +67,7 @@ def group_named(tenant: Tenant, name: str) -> UserGroup | None:
     return db.session.scalar(select(UserGroup).where(UserGroup.tenant_id == tenant.id, UserGroup.name == name))
 
 
-def create_group(tenant: Tenant, name: str, permissions: list[str] = ()) -> UserGroup:
+def create_group(tenant: Tenant, name: str, permissions: list[str] = (), *, actor: str = "cli") -> UserGroup:
     """Create a group in tenant with the given permissions."""
     name = name.strip()
     if not name or len(name) > 100:
@@ -71,10 +75,12 @@ def create_group(tenant: Tenant, name: str, permissions: list[str] = ()) -> User
     group = UserGroup(tenant_id=tenant.id, name=name, permissions=sorted(set(p.strip() for p in permissions if p.strip())))
     db.session.add(group)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise TenantConflict(f"tenant {tenant.slug!r} already has a group {name!r}") from None
+    audit.record("group.created", actor=actor, tenant_id=tenant.id, target=name, details={"permissions": group.permissions})
+    db.session.commit()
     return group
 
 
@@ -85,8 +91,10 @@ def update_settings(
     default_group: str | None = None,
     clock_skew: int | None = None,
     domains: list[str] | None = None,
+    actor: str = "cli",
 ) -> Tenant:
     """Change a tenant's SSO settings; running instances see them on their next request."""
+    before = settings_snapshot(tenant)
     if idp_initiated is not None:
         tenant.idp_initiated = idp_initiated
     if clock_skew is not None:
@@ -100,6 +108,10 @@ def update_settings(
         tenant.default_group_id = group.id
     if domains is not None:
         tenant.domains = [TenantDomain(domain=normalise_domain(d)) for d in dict.fromkeys(domains)]
+    after = settings_snapshot(tenant)
+    changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
+    if changed:
+        audit.record("tenant.settings_changed", actor=actor, tenant_id=tenant.id, target=tenant.slug, details=changed)
     try:
         db.session.commit()
     except IntegrityError:
@@ -108,7 +120,19 @@ def update_settings(
     return tenant
 
 
-def apply_idp_metadata(tenant: Tenant, metadata: IdpMetadata, xml: str, now: datetime) -> IdentityProvider:
+def settings_snapshot(tenant: Tenant) -> dict:
+    """The tenant's SSO settings as plain values, for audit diffs."""
+    return {
+        "idp_initiated": tenant.idp_initiated,
+        "clock_skew_seconds": tenant.clock_skew_seconds,
+        "default_group_id": tenant.default_group_id,
+        "domains": sorted(d.domain for d in tenant.domains),
+    }
+
+
+def apply_idp_metadata(
+    tenant: Tenant, metadata: IdpMetadata, xml: str, now: datetime, *, actor: str = "cli"
+) -> IdentityProvider:
     """Make metadata the tenant's IdP configuration, atomically; bumps the revision."""
     idp = tenant.identity_provider
     if idp is None:
@@ -125,6 +149,9 @@ def apply_idp_metadata(tenant: Tenant, metadata: IdpMetadata, xml: str, now: dat
     idp.metadata_xml = xml
     idp.revision = (idp.revision or 0) + 1
     idp.updated_at = now
+    audit.record("idp.metadata_imported", actor=actor, tenant_id=tenant.id, target=metadata.entity_id, now=now,
+                 details={"revision": idp.revision, "certificates": [c.sha256 for c in metadata.certificates],
+                          "sso": metadata.sso})
     db.session.commit()
     return idp
 

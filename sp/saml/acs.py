@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from .. import errors, provisioning
+from .. import audit, errors, provisioning
 from ..auth import sessions
 from ..extensions import db
 from ..models import Tenant, User
@@ -109,6 +109,11 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
                 next_path = safe_next(relay_state)
             user, created = provisioning.provision(tenant, who, now)
             signed_in = sessions.start(user, who.session_index, now, lifetime)
+            if created:
+                audit.record("user.created", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
+                             details={"source": "jit", "group": user.group.name, "group_source": user.group_source})
+            audit.record("user.login", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
+                         details={"flow": attempt.flow})
             db.session.commit()
             return Login(user=user, signed_in=signed_in, next_path=next_path, created=created, attempt=attempt)
         except provisioning.UserCreationRace:
