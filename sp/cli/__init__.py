@@ -1,0 +1,15 @@
+"""The `flask --app wsgi ...` commands ops scripts depend on. Names are a public interface."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .idp import idp_cli
+from .saml import saml_cli
+from .tenants import group_cli, tenant_cli, user_cli
+
+
+def register(app: Flask) -> None:
+    """Attach the command groups to the app's `flask` CLI."""
+    for group in (tenant_cli, group_cli, idp_cli, user_cli, saml_cli):
+        app.cli.add_command(group)

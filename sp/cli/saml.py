@@ -1,0 +1,21 @@
+"""`flask saml ...`: SAML housekeeping."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from .. import clock
+from ..extensions import db
+from ..saml import replay, request_store
+
+saml_cli = AppGroup("saml", help="SAML housekeeping.")
+
+
+@saml_cli.command("purge")
+def saml_purge() -> None:
+    """Delete expired AuthnRequest state and replay-cache entries (safe to run from cron)."""
+    now = clock.utcnow()
+    requests_gone, replays_gone = request_store.purge(now), replay.purge(now)
+    db.session.commit()
+    click.echo(f"purged {requests_gone} expired requests and {replays_gone} expired replay entries")
