@@ -17,7 +17,7 @@ from sp.config import database_url  # noqa: E402
 from sp.extensions import db  # noqa: E402
 from sp.saml import keys as sp_keys  # noqa: E402
 from support.keys import make_key_pair  # noqa: E402
-from support.journeys import IDP_ENTITY_ID, SP_BASE, Browser, add_tenant  # noqa: E402
+from support.journeys import IDP_ENTITY_ID, SP_BASE, add_tenant, make_app  # noqa: E402
 from support.saml_builder import ResponseBuilder  # noqa: E402
 
 
@@ -56,20 +56,6 @@ def database(tmp_path_factory, settings_dir) -> str:
         upgrade()
         db.engine.dispose()
     return url
-
-
-def make_app(database: str, settings_dir: str, **overrides):
-    config = {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database,
-        "SECRET_KEY": "test-secret",
-        "SP_BASE_URL": SP_BASE,
-        "SAML_SETTINGS_DIR": settings_dir,
-    }
-    config.update(overrides)
-    app = create_app(config)
-    app.test_client_class = Browser
-    return app
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask.testing import FlaskClient
 from lxml import etree
 
+from sp import create_app
 from sp.extensions import db
 
 SP_BASE = "https://sp.example.com"
@@ -29,6 +30,20 @@ class Browser(FlaskClient):
         """The CSRF token from a form on path, as a browser would submit it."""
         page = self.get(path)
         return page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
+
+
+def make_app(database: str, settings_dir: str, **overrides):
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database,
+        "SECRET_KEY": "test-secret",
+        "SP_BASE_URL": SP_BASE,
+        "SAML_SETTINGS_DIR": settings_dir,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    app.test_client_class = Browser
+    return app
 
 
 def add_tenant(app, slug: str, metadata: bytes | None, domains=(), **settings):
