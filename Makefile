@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres upgrade clean
+.PHONY: install run test test-postgres bench upgrade clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: install
 ## The suite again on PostgreSQL.
 test-postgres: install
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -W error -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+## Benchmarks, side by side in one run (not part of make test).
+bench: install
+	$(BIN)/python bench/run.py
 
 ## Apply migrations to DATABASE_URL (default: instance/sp.sqlite3).
 upgrade: install

@@ -14,6 +14,8 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     # WAL lets readers proceed while one instance writes; busy_timeout makes writers queue
     # instead of failing at once when several processes log users in together.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL never corrupts the database; it may lose the last commits on power loss.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, g
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from . import errors
 from .extensions import db
@@ -20,7 +20,7 @@ def find(slug: str) -> Tenant:
     if not SLUG.match(slug or ""):
         raise errors.TenantNotFound(f"{slug!r} is not a valid tenant slug")
     tenant = db.session.scalar(
-        select(Tenant).where(Tenant.slug == slug).options(selectinload(Tenant.identity_provider))
+        select(Tenant).where(Tenant.slug == slug).options(joinedload(Tenant.identity_provider))
     )
     if tenant is None:
         raise errors.TenantNotFound(f"no tenant {slug!r}")

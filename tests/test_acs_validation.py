@@ -262,3 +262,19 @@ def test_errors_never_echo_the_input(client, app, acme, builder):
 def test_an_unknown_tenant_is_a_404(client, builder):
     response = post_acs(client, "nobody", builder.b64())
     assert response.status_code == 404 and b"tenant.not_found" in response.data
+
+
+def test_a_signed_response_that_breaks_the_saml_schema_is_refused(client, app, acme, builder):
+    import base64
+
+    from lxml import etree
+
+    from support.saml_builder import SAML
+
+    root = builder.build_tree(builder.spec(sign_assertion=False, sign_response=False))
+    assertion = root.find(f"{{{SAML}}}Assertion")
+    assertion.append(etree.Element(f"{{{SAML}}}NotInTheSchema"))
+    builder.sign(assertion)
+    builder.sign(root)
+    hostile = base64.b64encode(etree.tostring(root)).decode()
+    refused(app, post_acs(client, acme, hostile), "saml.schema_invalid")

@@ -8,11 +8,13 @@ verifying it in strict mode. Its errors are translated to ours, so no other modu
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+import onelogin.saml2
 from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
@@ -30,26 +32,33 @@ BINDING_REDIRECT = C.BINDING_HTTP_REDIRECT
 BINDING_POST = C.BINDING_HTTP_POST
 
 
-class _CompiledSchema:
-    """A stand-in for lxml's XMLSchema class that compiles each XSD once per thread.
+_SCHEMAS = threading.local()
+_SCHEMA_DIR = Path(onelogin.saml2.__file__).parent / "schemas"
 
-    python3-saml compiles saml-schema-protocol-2.0.xsd on every validated Response, which is
-    about half of its time per message. The compiled schema is the same every time, so we keep
-    it. One per thread, because lxml validators must not be shared between threads.
+
+def _compiled_schema(name: str) -> etree.XMLSchema:
+    """The compiled XSD, once per thread (lxml validators must not be shared between threads)."""
+    cache: dict[str, etree.XMLSchema] = _SCHEMAS.__dict__.setdefault("schemas", {})
+    schema = cache.get(name)
+    if schema is None:
+        schema = cache[name] = etree.XMLSchema(etree.parse(str(_SCHEMA_DIR / name)))
+    return schema
+
+
+def _validate_xml_cached(xml, schema, debug=False):
+    """python3-saml's OneLogin_Saml2_XML.validate_xml, same contract, without recompiling the XSD.
+
+    python3-saml parses and compiles saml-schema-protocol-2.0.xsd on every validated message,
+    which is most of its time per Response. The schema never changes, so it is compiled once.
     """
-
-    _local = threading.local()
-
-    def __new__(cls, schema_doc: etree._ElementTree) -> etree.XMLSchema:  # type: ignore[misc]
-        cache: dict[str, etree.XMLSchema] = cls._local.__dict__.setdefault("schemas", {})
-        url = schema_doc.docinfo.URL
-        schema = cache.get(url)
-        if schema is None:
-            schema = cache[url] = etree.XMLSchema(schema_doc)
-        return schema
+    try:
+        xml = OneLogin_Saml2_XML.to_etree(xml)
+    except Exception:
+        return "unloaded_xml"
+    return xml if _compiled_schema(schema).validate(xml) else "invalid_xml"
 
 
-OneLogin_Saml2_XML._schema_class = _CompiledSchema  # type: ignore[assignment]
+OneLogin_Saml2_XML.validate_xml = staticmethod(_validate_xml_cached)
 
 
 @dataclass(frozen=True)
@@ -272,12 +281,13 @@ def identity(response: OneLogin_Saml2_Response) -> Identity:
                 texts += [v["NameID"]["value"] for v in values if isinstance(v, dict) and v.get("NameID", {}).get("value")]
                 attributes.setdefault(name, [])
                 attributes[name].extend(t for t in texts if t not in attributes[name])
-        name_id = response.get_nameid()
+        name_id_data = response.get_nameid_data()
+        name_id = name_id_data.get("Value")
         if not name_id:
             raise errors.NameIdMissing("the assertion's NameID is empty")
         return Identity(
             name_id=name_id.strip(),
-            name_id_format=response.get_nameid_format(),
+            name_id_format=name_id_data.get("Format"),
             session_index=response.get_session_index(),
             attributes=attributes,
         )
