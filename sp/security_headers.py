@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 
 
 
@@ -13,6 +13,17 @@ def csp(form_action: str = "'self'") -> str:
         f"form-action {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
 
+
+
+def csp_for_sign_in_forms() -> str:
+    """The CSP of pages whose form leads, through redirects, to a tenant's IdP.
+
+    Browsers apply form-action to every redirect after a form submission, and which IdP the
+    redirect ends at is only known after the form is posted: allow any https origin (and http
+    when the SP itself runs on http, as in development).
+    """
+    schemes = "https:" if current_app.config["SP_BASE_URL"].startswith("https://") else "https: http:"
+    return csp(f"'self' {schemes}")
 
 
 def init_app(app: Flask) -> None:

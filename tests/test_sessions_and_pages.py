@@ -184,3 +184,12 @@ def test_the_authn_request_names_our_configured_acs_whatever_the_host_header(cli
     request = etree.fromstring(zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15))
     assert request.get("AssertionConsumerServiceURL") == f"{SP_BASE}/saml/acme/acs"
     assert request.findtext("{urn:oasis:names:tc:SAML:2.0:assertion}Issuer") == f"{SP_BASE}/saml/acme/metadata"
+
+
+def test_the_login_page_lets_its_form_redirect_to_the_idp(client, acme):
+    # Browsers enforce form-action on the redirects after a submission: 'self' alone would stop
+    # the journey at the IdP's door.
+    for response in (client.get("/login"), client.post("/login", data={"organisation": "acme",
+                                                                        "csrf_token": client.csrf_token()})):
+        assert "form-action 'self' https:" in response.headers["Content-Security-Policy"]
+    assert "form-action 'self';" in client.get("/healthz").headers["Content-Security-Policy"]

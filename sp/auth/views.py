@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, g, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select, text
 
@@ -10,6 +10,7 @@ from .. import clock, errors, tenancy
 from ..extensions import db, login_manager
 from ..models import TenantDomain
 from ..redirects import safe_next
+from ..security_headers import csp_for_sign_in_forms
 from . import bp, sessions
 
 
@@ -70,6 +71,13 @@ def login():
             "login.html", next=next_path, email=email, organisation=organisation, error=error.message
         ), error.status
     return redirect(url_for("saml.login", slug=tenant.slug, next=next_path), code=303)
+
+
+@bp.after_request
+def let_sign_in_forms_reach_the_idp(response):
+    if request.endpoint == "auth.login":
+        response.headers["Content-Security-Policy"] = csp_for_sign_in_forms()
+    return response
 
 
 def _tenant_for_email(email: str):
