@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 
 import devidp  # noqa: E402
-from sp import clock, create_app, tenancy, tenants  # noqa: E402
+from sp import clock, create_app, group_policy, tenancy, tenants  # noqa: E402
 from sp.errors import TenantNotFound  # noqa: E402
 from sp.saml import idp_metadata  # noqa: E402
 
@@ -26,10 +26,13 @@ DEMO_GROUPS = {
     "Admins": ["admin", "reports:read", "reports:write"],
     "Engineering": ["reports:read"],
 }
+# The dev IdP sends alice groups sp-admins and engineering, carol contractors, bob none: alice
+# lands in Admins (the lower priority wins), bob and carol in the default group.
+DEMO_RULES = (("groups", "sp-admins", "Admins", 10), ("groups", "engineering", "Engineering", 20))
 
 
 def seed(app, metadata: bytes) -> None:
-    """Create the demo tenant and its groups once; (re)import the dev IdP's metadata."""
+    """Create the demo tenant, its groups and mapping rules once; (re)import the dev IdP's metadata."""
     with app.app_context():
         try:
             tenant = tenancy.find("demo")
@@ -38,6 +41,11 @@ def seed(app, metadata: bytes) -> None:
             for name, permissions in DEMO_GROUPS.items():
                 tenants.create_group(tenant, name, permissions)
             print("seeded tenant 'demo' (domain demo.example)")
+        if not tenant.role_attributes and not group_policy.rules(tenant):
+            tenants.update_settings(tenant, role_attributes=["groups"], group_sync="first-login")
+            for attribute, value, group, priority in DEMO_RULES:
+                group_policy.add_rule(tenant, attribute, value, group, priority=priority)
+            print("mapped the dev IdP's 'groups' to demo's groups (group sync: first-login)")
         idp = tenant.identity_provider
         if idp is None or idp.metadata_xml != metadata.decode():
             now = clock.utcnow()

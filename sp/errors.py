@@ -125,6 +125,15 @@ class UserDeactivated(SPError):
     message = "Your account has been deactivated. Please contact your administrator."
 
 
+class NoGroupMatched(SPError):
+    """The tenant refuses sign-in when no mapping rule gives the user a group (on-no-match deny)."""
+
+    status = 403
+    code = "group.no_match"
+    message = ("Your organisation has not given you access to this application. "
+               "Please ask your administrator to add you to the right group in your directory.")
+
+
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.sql import true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -43,6 +43,11 @@ class Tenant(db.Model):
     # Attribute names to read the email / display name from; None means the built-in list.
     email_attribute: Mapped[str | None] = mapped_column(String(255))
     name_attribute: Mapped[str | None] = mapped_column(String(255))
+    # Group policy (sp/group_policy.py): the attribute(s) carrying roles, when the mapping rules
+    # run (never | first-login | every-login) and what happens when none matches (default | deny).
+    role_attributes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    group_sync: Mapped[str] = mapped_column(String(16), default="never", server_default="never")
+    on_no_match: Mapped[str] = mapped_column(String(16), default="default", server_default="default")
     default_group_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_group.id", use_alter=True, name="fk_tenant_default_group_id_user_group")
     )
@@ -79,6 +84,28 @@ class UserGroup(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MappingRule(db.Model):
+    """When an attribute value matches `value`, the user's group is `group`; lowest priority first."""
+
+    __tablename__ = "mapping_rule"
+    __table_args__ = (
+        CheckConstraint("match IN ('equals', 'iequals', 'contains', 'regex')", name="match_kind"),
+        Index("ix_mapping_rule_tenant_id_priority", "tenant_id", "priority", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    priority: Mapped[int] = mapped_column(Integer)
+    # None: the tenant's role attribute(s); otherwise the attribute Name or FriendlyName to read.
+    attribute: Mapped[str | None] = mapped_column(String(255))
+    match: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(512))
+    group_id: Mapped[int] = mapped_column(ForeignKey("user_group.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    group: Mapped[UserGroup] = relationship()
 
 
 class IdentityProvider(db.Model):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import errors
+from . import errors, group_policy
 from .extensions import db
 from .models import Tenant, User
 from .saml.toolkit import Identity
@@ -71,10 +71,13 @@ def display_name_of(identity: Identity, tenant: Tenant) -> str | None:
 
 
 def provision(tenant: Tenant, identity: Identity, now: datetime) -> tuple[User, bool]:
-    """Find the user by (tenant, NameID) or create them in the default group; (user, created).
+    """Find the user by (tenant, NameID) or create them; (user, created).
 
-    Raises UserDeactivated for a deactivated user and UserCreationRace when a concurrent login
-    created the same user first (the caller retries; the retry finds them).
+    A new user joins the default group unless the tenant's group policy picks another one
+    (sp/group_policy.py), which may also move an existing user at every login.
+    Raises UserDeactivated for a deactivated user, NoGroupMatched when the group policy refuses
+    the login, and UserCreationRace when a concurrent login created the same user first (the
+    caller retries; the retry finds them).
     """
     user = db.session.scalar(select(User).where(User.tenant_id == tenant.id, User.name_id == identity.name_id))
     created = user is None
@@ -103,4 +106,6 @@ def provision(tenant: Tenant, identity: Identity, now: datetime) -> tuple[User, 
             db.session.flush()
         except IntegrityError:
             raise UserCreationRace(identity.name_id) from None
+    # After the flush: the rules are read with a query, whose autoflush must not meet the race.
+    group_policy.assign_on_login(tenant, user, created, identity.attributes, now)
     return user, created

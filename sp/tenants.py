@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, errors, tenancy
+from . import audit, errors, group_policy, tenancy
 from .extensions import db
 from .models import IdentityProvider, Tenant, TenantDomain, User, UserGroup
 from .saml.idp_metadata import BINDING_POST, BINDING_REDIRECT, IdpMetadata
@@ -91,6 +91,9 @@ def update_settings(
     default_group: str | None = None,
     clock_skew: int | None = None,
     domains: list[str] | None = None,
+    role_attributes: list[str] | None = None,
+    group_sync: str | None = None,
+    on_no_match: str | None = None,
     actor: str = "cli",
 ) -> Tenant:
     """Change a tenant's SSO settings; running instances see them on their next request."""
@@ -108,6 +111,7 @@ def update_settings(
         tenant.default_group_id = group.id
     if domains is not None:
         tenant.domains = [TenantDomain(domain=normalise_domain(d)) for d in dict.fromkeys(domains)]
+    group_policy.apply_settings(tenant, role_attributes=role_attributes, group_sync=group_sync, on_no_match=on_no_match)
     after = settings_snapshot(tenant)
     changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
     if changed:
@@ -127,6 +131,7 @@ def settings_snapshot(tenant: Tenant) -> dict:
         "clock_skew_seconds": tenant.clock_skew_seconds,
         "default_group_id": tenant.default_group_id,
         "domains": sorted(d.domain for d in tenant.domains),
+        **group_policy.settings_snapshot(tenant),
     }
 
 

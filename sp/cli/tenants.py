@@ -8,7 +8,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from .. import tenancy, tenants
+from .. import clock, group_policy, tenancy, tenants
 from .common import on_off, refusals_exit_cleanly
 
 tenant_cli = AppGroup("tenant", help="Create, change and list tenants.")
@@ -34,16 +34,30 @@ def tenant_create(slug: str, name: str, domains: tuple[str, ...], default_group:
 @click.option("--default-group", default=None, help="The group new users join.")
 @click.option("--clock-skew", type=int, default=None, help="Seconds of clock difference tolerated (0-300).")
 @click.option("--domain", "domains", multiple=True, help="Replace the email domains (repeatable).")
+@click.option("--role-attribute", "role_attributes", multiple=True,
+              help="Replace the attribute(s) carrying the user's roles, by Name or FriendlyName (repeatable).")
+@click.option("--no-role-attribute", is_flag=True, help="Clear the role attributes.")
+@click.option("--group-sync", type=click.Choice(group_policy.SYNC_POLICIES), default=None,
+              help="When the mapping rules pick the group: never, at the user's first login, or at every login.")
+@click.option("--on-no-match", type=click.Choice(group_policy.ON_NO_MATCH), default=None,
+              help="When no rule matches: the default group, or refuse the login.")
 @refusals_exit_cleanly
 def tenant_set(slug: str, idp_initiated: str | None, default_group: str | None, clock_skew: int | None,
-               domains: tuple[str, ...]) -> None:
+               domains: tuple[str, ...], role_attributes: tuple[str, ...], no_role_attribute: bool,
+               group_sync: str | None, on_no_match: str | None) -> None:
     """Change a tenant's SSO settings (running instances pick them up at once)."""
     tenant = tenancy.find(slug)
+    if no_role_attribute and role_attributes:
+        raise group_policy.InvalidGroupPolicy("give --role-attribute or --no-role-attribute, not both")
     tenants.update_settings(
         tenant, idp_initiated=on_off(idp_initiated), default_group=default_group, clock_skew=clock_skew,
         domains=list(domains) if domains else None,
+        role_attributes=[] if no_role_attribute else (list(role_attributes) if role_attributes else None),
+        group_sync=group_sync, on_no_match=on_no_match,
     )
     click.echo(json.dumps(_tenant_json(tenant), indent=2))
+    for note in group_policy.notes(tenant):
+        click.echo(f"note: {note}", err=True)
 
 
 def _tenant_json(tenant) -> dict[str, Any]:
@@ -55,6 +69,7 @@ def _tenant_json(tenant) -> dict[str, Any]:
         "idp_initiated": tenant.idp_initiated,
         "clock_skew_seconds": tenant.clock_skew_seconds,
         "default_group": tenant.default_group.name if tenant.default_group else None,
+        **group_policy.settings_snapshot(tenant),
         "idp_entity_id": idp.entity_id if idp else None,
     }
 
@@ -83,6 +98,51 @@ def group_create(slug: str, name: str, permissions: tuple[str, ...]) -> None:
     click.echo(f"created group {group.name!r} with permissions: {', '.join(group.permissions) or '(none)'}")
 
 
+@group_cli.command("list")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@refusals_exit_cleanly
+def group_list(slug: str, as_json: bool) -> None:
+    """List a tenant's groups: permissions, how many users hold each and how many rules give it."""
+    rows = group_policy.groups(tenancy.find(slug))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        flag = " (default)" if row["default"] else ""
+        click.echo(f"{row['name'] + flag:<30} users={row['users']:<5} rules={row['rules']:<4} "
+                   f"permissions={','.join(row['permissions']) or '-'}")
+
+
+@group_cli.command("delete")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--move-users-to-default", is_flag=True, help="Move the group's users to the default group.")
+@refusals_exit_cleanly
+def group_delete(slug: str, name: str, move_users_to_default: bool) -> None:
+    """Delete a group; refused while users hold it, unless they may move to the default group."""
+    tenant = tenancy.find(slug)
+    moved = group_policy.delete_group(tenant, name, move_users_to_default=move_users_to_default)
+    click.echo(f"deleted group {name!r}" + (f"; moved {moved} user(s) to {tenant.default_group.name!r}" if moved else ""))
+
+
+@user_cli.command("set-group")
+@click.argument("slug")
+@click.argument("name_id")
+@click.argument("group")
+@click.option("--by", "admin", default="cli", show_default=True, help="The admin making the change, as recorded.")
+@refusals_exit_cleanly
+def user_set_group(slug: str, name_id: str, group: str, admin: str) -> None:
+    """Move a user to a group by hand (recorded as an admin assignment)."""
+    tenant = tenancy.find(slug)
+    user = group_policy.find_user(tenant, name_id)
+    changed = group_policy.assign_by_admin(tenant, user, group, actor="cli", admin=admin, now=clock.utcnow())
+    click.echo(f"{user.name_id}: group {user.group.name!r}" + ("" if changed else " (unchanged)"))
+    notice = group_policy.admin_notice(tenant)
+    if notice:
+        click.echo(f"note: {notice}", err=True)
+
+
 @user_cli.command("list")
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -95,6 +155,8 @@ def user_list(slug: str, as_json: bool) -> None:
             "email": u.email,
             "display_name": u.display_name,
             "group": u.group.name,
+            "group_source": u.group_source,
+            "group_detail": u.group_detail,
             "active": u.active,
             "source": u.source,
         }
@@ -104,4 +166,5 @@ def user_list(slug: str, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['name_id']:<40} {row['group']:<20} {'active' if row['active'] else 'inactive'}")
+        why = row["group_source"] + (f" ({row['group_detail']})" if row["group_detail"] else "")
+        click.echo(f"{row['name_id']:<40} {row['group']:<20} {'active' if row['active'] else 'inactive':<8} {why}")

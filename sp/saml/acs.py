@@ -111,7 +111,8 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
             signed_in = sessions.start(user, who.session_index, now, lifetime)
             if created:
                 audit.record("user.created", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
-                             details={"source": "jit", "group": user.group.name, "group_source": user.group_source})
+                             details={"source": "jit", "group": user.group.name, "group_source": user.group_source,
+                                      "group_detail": user.group_detail})
             audit.record("user.login", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
                          details={"flow": attempt.flow})
             db.session.commit()

@@ -53,6 +53,7 @@ class ResponseSpec:
     name_id: str = "alice@acme.example"
     name_id_format: str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
     attributes: dict[str, list[str]] | None = None
+    friendly_names: dict[str, str] | None = None  # attribute Name -> the FriendlyName to send with it
     in_response_to: str | None = None
     confirmation_in_response_to: object = _MISSING  # _MISSING: same as in_response_to
     now: datetime | None = None
@@ -163,6 +164,8 @@ class ResponseBuilder:
             for name, values in spec.attributes.items():
                 attribute = etree.SubElement(attribute_statement, f"{{{SAML}}}Attribute")
                 attribute.set("Name", name)
+                if spec.friendly_names and name in spec.friendly_names:
+                    attribute.set("FriendlyName", spec.friendly_names[name])
                 for value in values:
                     etree.SubElement(attribute, f"{{{SAML}}}AttributeValue").text = value
 
