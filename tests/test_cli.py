@@ -28,7 +28,8 @@ def test_ops_onboard_a_tenant_from_the_command_line(runner, app, builder, tmp_pa
     listed = json.loads(invoke(runner, "tenant", "list", "--json").output)
     assert listed == [{
         "slug": "acme", "name": "Acme Inc", "domains": ["acme.example"], "idp_initiated": True,
-        "clock_skew_seconds": 120, "default_group": "No access", "idp_entity_id": "https://idp.acme.example/saml",
+        "clock_skew_seconds": 120, "default_group": "No access", "role_attributes": [], "group_sync": "never",
+        "on_no_match": "default", "idp_entity_id": "https://idp.acme.example/saml",
     }]
     actions = [e.action for e in rows(app, AuditEvent)]
     assert actions == ["tenant.created", "idp.metadata_imported"]
@@ -80,7 +81,7 @@ def test_groups_and_default_group(runner, app, acme, builder):
     users = json.loads(invoke(runner, "user", "list", "acme", "--json").output)
     assert users == [{
         "name_id": "alice@acme.example", "email": "alice@acme.example", "display_name": "Alice Example",
-        "group": "Analysts", "active": True, "source": "jit",
+        "group": "Analysts", "group_source": "default", "group_detail": None, "active": True, "source": "jit",
     }]
 
 
