@@ -186,6 +186,18 @@ def sp_metadata(sp: SpConfig) -> str:
     return metadata if isinstance(metadata, str) else metadata.decode("utf-8")
 
 
+def metadata_signature_verifies(root: etree._Element, certificates: list[str]) -> bool:
+    """True when the metadata's root signature verifies with one of the pinned PEM certificates.
+
+    The signature's shape (one, over the whole root, no SHA-1) is checked before this, in
+    idp_metadata.check_signature_shape; here xmlsec only checks the cryptography.
+    """
+    for pem in certificates:
+        if OneLogin_Saml2_Utils.validate_metadata_sign(root, cert=pem):
+            return True
+    return False
+
+
 def parse_response(sp: SpConfig, idp: IdpConfig, saml_response: str) -> OneLogin_Saml2_Response:
     """Decode and parse a base64 Response (no DTDs, no entities, comments dropped)."""
     try:
