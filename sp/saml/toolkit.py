@@ -62,6 +62,8 @@ class SpConfig:
     cert_pem: str
     next_cert_pem: str | None = None
     sign_metadata: bool = False
+    # Off while we refuse encrypted assertions: an IdP that sees the key would start encrypting.
+    publish_encryption_cert: bool = False
     # Published only once single logout is served at that URL.
     sls_url: str | None = None
 
@@ -123,7 +125,6 @@ def _settings_dict(sp: SpConfig, idp: IdpConfig | None) -> dict[str, Any]:
     if sp.next_cert_pem:
         sp_part["x509certNew"] = sp.next_cert_pem
     settings: dict[str, Any] = {"strict": True, "debug": False, "sp": sp_part, "security": dict(_SECURITY)}
-    settings["security"]["signMetadata"] = sp.sign_metadata
     if idp is not None:
         idp_part: dict[str, Any] = {
             "entityId": idp.entity_id,
@@ -173,9 +174,17 @@ def authn_request(sp: SpConfig, idp: IdpConfig, relay_state: str) -> OutgoingReq
 
 
 def sp_metadata(sp: SpConfig) -> str:
-    """Our SP metadata for one tenant, signed when the SP is configured to sign it."""
+    """Our SP metadata for one tenant: signing (and, when published, encryption) certificates,
+    the next certificate ahead of a rollover, signed when the SP is configured to sign it."""
     settings = settings_for(sp, None)
-    metadata = settings.get_sp_metadata()
+    metadata = OneLogin_Saml2_Metadata.builder(
+        settings.get_sp_data(), authnsign=True, wsign=False,
+        contacts=settings.get_contacts(), organization=settings.get_organization(),
+    )
+    # python3-saml puts each certificate first, so the current one ends up above the next one.
+    for cert in (sp.next_cert_pem, sp.cert_pem):
+        if cert:
+            metadata = OneLogin_Saml2_Metadata.add_x509_key_descriptors(metadata, cert, sp.publish_encryption_cert)
     problems = settings.validate_metadata(metadata)
     if problems:
         raise RuntimeError(f"SP metadata failed python3-saml's own validation: {problems}")
