@@ -18,6 +18,7 @@ from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as VE
+from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
 from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
@@ -193,6 +194,12 @@ def sp_metadata(sp: SpConfig) -> str:
             metadata, sp.key_pem, sp.cert_pem, sign_algorithm=C.RSA_SHA256, digest_algorithm=C.SHA256
         )
     return metadata if isinstance(metadata, str) else metadata.decode("utf-8")
+
+
+def parse_idp_metadata_stock(xml: str, entity_id: str | None) -> dict[str, Any]:
+    """python3-saml's own IdP metadata parser (whole DOM): the benchmark's yardstick, not used to import."""
+    idp = OneLogin_Saml2_IdPMetadataParser.parse(xml, entity_id=entity_id)["idp"]
+    return {"entity_id": idp["entityId"], "sso": idp["singleSignOnService"]}
 
 
 def metadata_signature_verifies(root: etree._Element, certificates: list[str]) -> bool:
