@@ -42,7 +42,7 @@ def _print_outcome(outcome: idp_config.Outcome, as_json: bool) -> None:
 
 @idp_cli.command("import")
 @click.argument("slug")
-@click.argument("source", type=click.File("rb"), required=False)
+@click.argument("source", metavar="[FILE]", type=click.File("rb"), required=False)
 @click.option("--url", default=None, help="Fetch the metadata from URL, and keep refreshing it from there.")
 @click.option("--verify-cert", type=click.File("r"), default=None,
               help="With --url: PEM certificate(s) the metadata signature must verify with.")
