@@ -18,9 +18,8 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 
 import devidp  # noqa: E402
-from sp import clock, create_app, group_policy, tenancy, tenants  # noqa: E402
+from sp import clock, create_app, group_policy, idp_config, tenancy, tenants  # noqa: E402
 from sp.errors import TenantNotFound  # noqa: E402
-from sp.saml import idp_metadata  # noqa: E402
 
 DEMO_GROUPS = {
     "Admins": ["admin", "reports:read", "reports:write"],
@@ -48,8 +47,7 @@ def seed(app, metadata: bytes) -> None:
             print("mapped the dev IdP's 'groups' to demo's groups (group sync: first-login)")
         idp = tenant.identity_provider
         if idp is None or idp.metadata_xml != metadata.decode():
-            now = clock.utcnow()
-            tenants.apply_idp_metadata(tenant, idp_metadata.read(metadata, now=now), metadata.decode(), now)
+            idp_config.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
             print("imported the development IdP's metadata into tenant 'demo'")
 
 

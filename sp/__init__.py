@@ -21,11 +21,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
 
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .saml import bp as saml_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(saml_bp)
+    app.register_blueprint(api_bp)
 
     from . import cli
 

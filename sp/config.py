@@ -46,6 +46,10 @@ def database_url(url: str) -> str:
     return url
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def load(app: Flask, test_config: dict | None) -> None:
     """Fill app.config from defaults, the environment and test overrides, in that order."""
     instance_path = Path(app.instance_path)
@@ -62,6 +66,14 @@ def load(app: Flask, test_config: dict | None) -> None:
     config.setdefault("SESSION_LIFETIME_SECONDS", 8 * 3600)
     config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # IdP metadata: the largest aggregate we stream through (eduGAIN is about 100 MB).
+    config.setdefault("IDP_METADATA_MAX_BYTES", int(env.get("IDP_METADATA_MAX_BYTES") or 256 * 1024 * 1024))
+    # Metadata URLs: private/loopback addresses are refused unless this is set.
+    config.setdefault("METADATA_FETCH_ALLOW_PRIVATE", _flag(env.get("METADATA_FETCH_ALLOW_PRIVATE")))
+    config.setdefault("METADATA_FETCH_TIMEOUT_SECONDS", float(env.get("METADATA_FETCH_TIMEOUT_SECONDS") or 30))
+    # SP metadata: sign it; publish our certificate for encryption (off: we refuse encrypted assertions).
+    config.setdefault("SAML_SIGN_METADATA", _flag(env.get("SAML_SIGN_METADATA")))
+    config.setdefault("SAML_PUBLISH_ENCRYPTION_CERT", _flag(env.get("SAML_PUBLISH_ENCRYPTION_CERT")))
     if test_config:
         config.update(test_config)
     if not config.get("SECRET_KEY"):

@@ -211,9 +211,71 @@ class AuditEvent(db.Model):
     # None for events that concern no single tenant (an operator signing in, say).
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
     time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    # Who: "user:<id>", "ops:<name>", "cli", "idp" (a login), "system".
+    # Who: "user:<id>", "ops:<name>", "token:<ops API token name>", "cli", "idp" (a login), "system".
     actor: Mapped[str] = mapped_column(String(255))
     # What, as a stable dotted name: user.login, user.created, user.group_changed, tenant.settings_changed...
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str | None] = mapped_column(String(512))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IdpMetadataVersion(db.Model):
+    """One imported version of a tenant's IdP metadata; the active one is what IdentityProvider holds."""
+
+    __tablename__ = "idp_metadata_version"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+    # 1, 2, 3... per tenant; the IdP's revision is the number of its active version.
+    number: Mapped[int] = mapped_column(Integer)
+    # active (in use) | previous (a rollback target) | rolled_back (undone by a rollback)
+    state: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(1024))
+    xml: Mapped[str] = mapped_column(Text)
+    # IdpMetadata.summary(): the facts applied, so a rollback never re-parses old XML.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # cli | api | console | url
+    source: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IdpMetadataSource(db.Model):
+    """Where a tenant's IdP metadata is fetched from, and how the last fetches went."""
+
+    __tablename__ = "idp_metadata_source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    # The IdP to pick when the URL serves an aggregate.
+    entity_id: Mapped[str | None] = mapped_column(String(1024))
+    # PEM certificate(s) the metadata signature must verify with; None: signature not checked.
+    pinned_certs: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # updated | unchanged | failed
+    last_result: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # validUntil of the last good document: past it, the config is stale.
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_refresh_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    tenant: Mapped[Tenant] = relationship()
+
+
+class OpsApiToken(db.Model):
+    """A bearer token for the ops API; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "ops_api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

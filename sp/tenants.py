@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, errors, group_policy, tenancy
 from .extensions import db
-from .models import IdentityProvider, Tenant, TenantDomain, User, UserGroup
-from .saml.idp_metadata import BINDING_POST, BINDING_REDIRECT, IdpMetadata
+from .models import Tenant, TenantDomain, User, UserGroup
 
 DEFAULT_GROUP_NAME = "No access"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -133,39 +130,6 @@ def settings_snapshot(tenant: Tenant) -> dict:
         "domains": sorted(d.domain for d in tenant.domains),
         **group_policy.settings_snapshot(tenant),
     }
-
-
-def apply_idp_metadata(
-    tenant: Tenant, metadata: IdpMetadata, xml: str, now: datetime, *, actor: str = "cli"
-) -> IdentityProvider:
-    """Make metadata the tenant's IdP configuration, atomically; bumps the revision."""
-    idp = tenant.identity_provider
-    if idp is None:
-        idp = IdentityProvider(tenant_id=tenant.id, revision=0)
-        db.session.add(idp)
-    idp.entity_id = metadata.entity_id
-    idp.sso_redirect_url = metadata.sso.get(BINDING_REDIRECT)
-    idp.sso_post_url = metadata.sso.get(BINDING_POST)
-    idp.slo_redirect_url = metadata.slo.get(BINDING_REDIRECT)
-    idp.slo_post_url = metadata.slo.get(BINDING_POST)
-    idp.want_authn_requests_signed = metadata.want_authn_requests_signed
-    idp.certificates = [c.as_dict() for c in metadata.certificates]
-    idp.name_id_formats = metadata.name_id_formats
-    idp.metadata_xml = xml
-    idp.revision = (idp.revision or 0) + 1
-    idp.updated_at = now
-    audit.record("idp.metadata_imported", actor=actor, tenant_id=tenant.id, target=metadata.entity_id, now=now,
-                 details={"revision": idp.revision, "certificates": [c.sha256 for c in metadata.certificates],
-                          "sso": metadata.sso})
-    db.session.commit()
-    return idp
-
-
-def other_tenants_with_entity_id(tenant: Tenant, entity_id: str) -> list[str]:
-    rows = db.session.scalars(
-        select(Tenant.slug).join(IdentityProvider).where(IdentityProvider.entity_id == entity_id, Tenant.id != tenant.id)
-    )
-    return list(rows)
 
 
 def users(tenant: Tenant) -> list[User]:

@@ -1,31 +1,52 @@
 """Read an IdP's SAML metadata into the few facts we trust: entity ID, endpoints, certificates.
 
 Metadata comes from customers and federations, so it is parsed as hostile input: no DTD, no
-entities, no network, a size cap. Real files are messy (WS-Federation RoleDescriptors before the
-IdP descriptor in ADFS and Entra ID, Shibboleth Extensions, several certificates during a
-rollover): we read what SAML 2.0 Web SSO needs and ignore the rest.
+entities, no network, size caps. Real files are messy (WS-Federation RoleDescriptors before the
+IdP descriptor in ADFS and Entra ID, Shibboleth Extensions and Artifact/SOAP endpoints, several
+certificates during a rollover): we read what SAML 2.0 Web SSO needs and ignore the rest.
+
+Federation aggregates are large (eduGAIN: about 10,000 entities), so the document is streamed
+with `iterparse`: every EntityDescriptor is looked at when it ends and then thrown away, unless
+it is the one we want. Memory stays at one entity plus the parser's buffer.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any, BinaryIO
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from lxml import etree
 
 from .. import errors
+from .validation import CANONICALISATIONS, DIGEST_METHODS, SIGNATURE_METHODS, TRANSFORMS
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+ENTITY = f"{{{MD}}}EntityDescriptor"
+ENTITIES = f"{{{MD}}}EntitiesDescriptor"
+# One EntityDescriptor (and so a whole single-entity file) may not exceed this.
 MAX_BYTES = 5 * 1024 * 1024
+# A whole aggregate may not exceed this (eduGAIN is about 100 MB); the app config can change it.
+MAX_AGGREGATE_BYTES = 256 * 1024 * 1024
+MIN_RSA_BITS = 2048
+EXPIRY_WARNING = timedelta(days=30)
+# Sizes of the columns the facts are stored in: longer values are refused, not truncated.
+MAX_ENTITY_ID = 1024
+MAX_URL = 2048
+_ENCODINGS = {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1"}
+_ENCODING_DECL = re.compile(rb"""^<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
 class MetadataRejected(errors.SPError):
@@ -34,18 +55,19 @@ class MetadataRejected(errors.SPError):
     message = "The IdP metadata was refused."
 
 
-def _rejected(code: str, name: str) -> type[MetadataRejected]:
-    return type(name, (MetadataRejected,), {"code": code})
+def _rejected(code: str, name: str, status: int = 400) -> type[MetadataRejected]:
+    return type(name, (MetadataRejected,), {"code": code, "status": status})
 
 
 MetadataMalformed = _rejected("metadata.malformed", "MetadataMalformed")
 MetadataEmpty = _rejected("metadata.empty", "MetadataEmpty")
-MetadataTooLarge = _rejected("metadata.too_large", "MetadataTooLarge")
+MetadataTooLarge = _rejected("metadata.too_large", "MetadataTooLarge", 413)
 MetadataForbiddenConstruct = _rejected("metadata.dtd_forbidden", "MetadataForbiddenConstruct")
 MetadataNotIdp = _rejected("metadata.not_idp", "MetadataNotIdp")
 MetadataAmbiguous = _rejected("metadata.ambiguous", "MetadataAmbiguous")
 MetadataNoSso = _rejected("metadata.no_sso", "MetadataNoSso")
 MetadataNoCertificate = _rejected("metadata.no_certificate", "MetadataNoCertificate")
+MetadataSignatureInvalid = _rejected("metadata.signature_invalid", "MetadataSignatureInvalid")
 
 
 @dataclass(frozen=True)
@@ -67,10 +89,15 @@ class Certificate:
             "signature_hash": self.signature_hash or "",
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Certificate:
+        return cls(pem=data["pem"], sha256=data["sha256"], not_after=datetime.fromisoformat(data["not_after"]),
+                   subject=data["subject"], signature_hash=data.get("signature_hash") or None)
+
 
 @dataclass
 class IdpMetadata:
-    """The facts we keep from an IdP's metadata."""
+    """The facts we keep from an IdP's metadata, and the XML they came from."""
 
     entity_id: str
     sso: dict[str, str]
@@ -81,6 +108,22 @@ class IdpMetadata:
     valid_until: datetime | None = None
     cache_duration: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # The single-entity document as sent, or the picked EntityDescriptor of an aggregate.
+    xml: str = ""
+    from_aggregate: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        """The facts as plain JSON values: what a stored version keeps and diffs compare."""
+        return {
+            "entity_id": self.entity_id,
+            "sso": dict(self.sso),
+            "slo": dict(self.slo),
+            "certificates": [c.as_dict() for c in self.certificates],
+            "name_id_formats": list(self.name_id_formats),
+            "want_authn_requests_signed": self.want_authn_requests_signed,
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "cache_duration": self.cache_duration,
+        }
 
 
 _PARSER_OPTIONS = dict(
@@ -89,21 +132,53 @@ _PARSER_OPTIONS = dict(
 )
 
 
-def parse_xml(data: bytes, max_bytes: int = MAX_BYTES) -> etree._Element:
-    """Parse untrusted XML: refuse DTDs and entities outright, cap the size."""
-    if not data or not data.strip():
-        raise MetadataEmpty("the metadata file is empty")
-    if len(data) > max_bytes:
-        raise MetadataTooLarge(f"the metadata is {len(data)} bytes; the limit is {max_bytes}")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise MetadataForbiddenConstruct("the metadata contains a DTD or entity declaration, which we never accept")
-    try:
-        root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
-    except etree.XMLSyntaxError as error:
-        raise MetadataMalformed(f"the metadata is not well-formed XML: {error.msg}") from None
-    if root.getroottree().docinfo.internalDTD is not None:
-        raise MetadataForbiddenConstruct("the metadata contains a DTD, which we never accept")
-    return root
+def _check_prolog(head: bytes) -> None:
+    """Refuse documents whose bytes a DTD scan could not read: not UTF-8-compatible XML."""
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if not text.startswith(b"<"):
+        raise MetadataMalformed("the file is not XML (or not in UTF-8): it must start with '<'; save it as UTF-8")
+    declared = _ENCODING_DECL.match(text)
+    if declared and declared.group(1).decode("ascii").lower() not in _ENCODINGS:
+        raise MetadataMalformed(f"the XML declares the encoding {declared.group(1).decode()!r}; save it as UTF-8")
+
+
+class _GuardedReader:
+    """A file-like wrapper for iterparse: caps sizes and refuses DTDs while the bytes stream past."""
+
+    _OVERLAP = len(b"<!DOCTYPE") - 1
+
+    def __init__(self, source: BinaryIO, max_bytes: int, keep_bytes: int) -> None:
+        self.source, self.max_bytes, self.keep_bytes = source, max_bytes, keep_bytes
+        self.total = 0
+        self.chunk_started_at = 0
+        self.head = b""
+        self.kept: bytearray | None = bytearray()
+        self.entity_started_at: int | None = None
+        self._tail = b""
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.source.read(size if size and size > 0 else 65536)
+        if not chunk:
+            return b""
+        self.chunk_started_at = self.total
+        self.total += len(chunk)
+        if self.total > self.max_bytes:
+            raise MetadataTooLarge(f"the metadata is larger than the {self.max_bytes:,} bytes we accept")
+        if len(self.head) < 1024:
+            self.head += chunk[:1024 - len(self.head)]
+            if self.head.strip(b"\xef\xbb\xbf \t\r\n"):
+                _check_prolog(self.head)
+        window = self._tail + chunk
+        if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
+            raise MetadataForbiddenConstruct("the metadata contains a DTD or entity declaration, which we never accept")
+        self._tail = window[-self._OVERLAP:]
+        if self.kept is not None:
+            self.kept += chunk
+            if len(self.kept) > self.keep_bytes:
+                self.kept = None
+        if self.entity_started_at is not None and self.total - self.entity_started_at > MAX_BYTES:
+            raise MetadataTooLarge(f"an EntityDescriptor is larger than the {MAX_BYTES:,} bytes we accept")
+        return chunk
 
 
 def _idp_descriptor(entity: etree._Element) -> etree._Element | None:
@@ -111,49 +186,6 @@ def _idp_descriptor(entity: etree._Element) -> etree._Element | None:
         if PROTOCOL in (descriptor.get("protocolSupportEnumeration") or "").split():
             return descriptor
     return None
-
-
-def select_entity(root: etree._Element, entity_id: str | None) -> etree._Element:
-    """Pick the IdP EntityDescriptor from a single entity or an EntitiesDescriptor aggregate."""
-    tag = etree.QName(root)
-    if tag.namespace != MD or tag.localname not in ("EntityDescriptor", "EntitiesDescriptor"):
-        raise MetadataMalformed(f"the root element is {tag.localname}, not a SAML metadata EntityDescriptor")
-    if tag.localname == "EntityDescriptor":
-        if entity_id and root.get("entityID") != entity_id:
-            raise MetadataNotIdp(f"the metadata describes {root.get('entityID')!r}, not {entity_id!r}")
-        return root
-    idps = [e for e in root.iter(f"{{{MD}}}EntityDescriptor") if _idp_descriptor(e) is not None]
-    if entity_id:
-        for entity in idps:
-            if entity.get("entityID") == entity_id:
-                return entity
-        raise MetadataNotIdp(f"the aggregate holds no IdP with entity ID {entity_id!r}")
-    if len(idps) == 1:
-        return idps[0]
-    if not idps:
-        raise MetadataNotIdp("the aggregate holds no SAML 2.0 IdP")
-    listed = ", ".join(e.get("entityID") or "?" for e in idps[:20])
-    more = f" and {len(idps) - 20} more" if len(idps) > 20 else ""
-    raise MetadataAmbiguous(f"the aggregate holds {len(idps)} IdPs; pick one with --entity-id: {listed}{more}")
-
-
-def _certificate(text: str) -> Certificate:
-    body = re.sub(r"\s+", "", text)
-    try:
-        der = base64.b64decode(body, validate=True)
-        cert = x509.load_der_x509_certificate(der)
-    except (binascii.Error, ValueError) as error:
-        raise MetadataNoCertificate(f"a signing certificate in the metadata cannot be read: {error}") from None
-    digest = hashlib.sha256(der).hexdigest().upper()
-    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
-    hash_algorithm = cert.signature_hash_algorithm
-    return Certificate(
-        pem=f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n",
-        sha256=":".join(digest[i:i + 2] for i in range(0, len(digest), 2)),
-        not_after=cert.not_valid_after_utc,
-        subject=cert.subject.rfc4514_string(),
-        signature_hash=hash_algorithm.name if hash_algorithm else None,
-    )
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -166,19 +198,167 @@ def _parse_time(value: str | None) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
 
 
-def read(data: bytes, entity_id: str | None = None, now: datetime | None = None) -> IdpMetadata:
-    """Parse IdP metadata bytes; raise a MetadataRejected subclass ops can act on."""
-    now = now or datetime.now(timezone.utc)
-    root = parse_xml(data)
-    entity = select_entity(root, entity_id)
-    if entity.find(f"{{{MD}}}SPSSODescriptor") is not None and _idp_descriptor(entity) is None:
-        raise MetadataNotIdp("this is a service provider's metadata (SPSSODescriptor), not an IdP's")
+_DURATION = re.compile(
+    r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(value: str | None) -> timedelta | None:
+    """An xs:duration such as PT6H or P1D as a timedelta (a year is 365 days, a month 30); None if unreadable."""
+    match = _DURATION.match((value or "").strip())
+    if not match or value.strip() in ("P", "PT") or value.strip().endswith("T"):
+        return None
+    years, months, weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return timedelta(days=years * 365 + months * 30 + weeks * 7 + days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+@dataclass
+class _Picked:
+    entity: etree._Element
+    valid_until: datetime | None
+    cache_duration: str | None
+    original: bytes | None
+
+
+def _validity(entity: etree._Element) -> tuple[datetime | None, str | None]:
+    """The earliest validUntil and shortest cacheDuration of the entity and the aggregates around it."""
+    stamps, durations = [], []
+    for element in (entity, *entity.iterancestors(ENTITIES)):
+        stamp = _parse_time(element.get("validUntil"))
+        if stamp is not None:
+            stamps.append(stamp)
+        if element.get("cacheDuration"):
+            durations.append(element.get("cacheDuration").strip())
+    readable = [d for d in durations if parse_duration(d) is not None]
+    shortest = min(readable, key=parse_duration) if readable else (durations[0] if durations else None)
+    return (min(stamps) if stamps else None), shortest
+
+
+def _pick(reader: _GuardedReader, entity_id: str | None) -> _Picked:
+    """Stream the document and keep the one IdP EntityDescriptor we want; refuse anything else."""
+    events = etree.iterparse(reader, events=("start", "end"), tag=(ENTITY, ENTITIES), **_PARSER_OPTIONS)
+    root: etree._Element | None = None
+    chosen: _Picked | None = None
+    chosen_is_idp = False
+    idps: list[str] = []
+    try:
+        for event, element in events:
+            if root is None:
+                root = _check_root(element.getroottree().getroot())
+            if event == "start":
+                if element.tag == ENTITY and reader.entity_started_at is None:
+                    # The start tag is in the chunk read last: count from its beginning (at most a chunk early).
+                    reader.entity_started_at = reader.chunk_started_at
+                continue
+            if element.tag == ENTITIES:
+                continue
+            reader.entity_started_at = None
+            found_id = element.get("entityID")
+            is_idp = _idp_descriptor(element) is not None
+            if is_idp:
+                idps.append(found_id or "?")
+            wanted = found_id == entity_id if entity_id is not None else is_idp
+            if wanted and chosen is None:
+                valid_until, cache_duration = _validity(element)
+                kept = element if element is root else copy.deepcopy(element)
+                chosen, chosen_is_idp = _Picked(kept, valid_until, cache_duration, None), is_idp
+            if element is not root:
+                # Forget what we passed: this keeps memory flat on a 10,000-entity aggregate.
+                element.clear(keep_tail=False)
+                parent = element.getparent()
+                while element.getprevious() is not None:
+                    del parent[0]
+        if root is None:
+            root = _check_root(events.root)
+    except etree.XMLSyntaxError as error:
+        if not reader.head.strip(b"\xef\xbb\xbf \t\r\n"):
+            raise MetadataEmpty("the metadata file is empty") from None
+        raise MetadataMalformed(f"the metadata is not well-formed XML: {error.msg}") from None
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise MetadataForbiddenConstruct("the metadata contains a DTD, which we never accept")
+
+    if root.tag == ENTITY:
+        if entity_id is not None and root.get("entityID") != entity_id:
+            raise MetadataNotIdp(f"the metadata describes {root.get('entityID')!r}, not {entity_id!r}")
+        if chosen is None or not chosen_is_idp:
+            if root.find(f"{{{MD}}}SPSSODescriptor") is not None:
+                raise MetadataNotIdp("this is a service provider's metadata (SPSSODescriptor), not an IdP's")
+            raise MetadataNotIdp("the metadata has no IDPSSODescriptor supporting SAML 2.0")
+        chosen.original = bytes(reader.kept) if reader.kept is not None else None
+        return chosen
+    if entity_id is not None:
+        if chosen is None:
+            raise MetadataNotIdp(f"the aggregate holds no entity with entity ID {entity_id!r}")
+        if not chosen_is_idp:
+            raise MetadataNotIdp(f"{entity_id!r} in the aggregate is not a SAML 2.0 IdP (a service provider?)")
+        return chosen
+    if not idps:
+        raise MetadataNotIdp("the aggregate holds no SAML 2.0 IdP")
+    if len(idps) > 1:
+        listed = ", ".join(idps[:20])
+        more = f" and {len(idps) - 20} more" if len(idps) > 20 else ""
+        raise MetadataAmbiguous(f"the aggregate holds {len(idps)} IdPs; pick one with --entity-id: {listed}{more}")
+    return chosen
+
+
+def _check_root(root: etree._Element | None) -> etree._Element:
+    if root is None:
+        raise MetadataMalformed("the metadata holds no XML element")
+    if root.tag not in (ENTITY, ENTITIES):
+        name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
+        raise MetadataMalformed(f"the root element is {name}, not a SAML metadata EntityDescriptor or EntitiesDescriptor")
+    return root
+
+
+def _certificate(text: str) -> Certificate | str:
+    """The certificate in a ds:X509Certificate, or why it cannot be used to verify signatures."""
+    body = re.sub(r"\s+", "", text)
+    try:
+        der = base64.b64decode(body, validate=True)
+        cert = x509.load_der_x509_certificate(der)
+        public_key = cert.public_key()
+    except (binascii.Error, ValueError) as error:
+        return f"a signing certificate cannot be read ({error})"
+    digest = hashlib.sha256(der).hexdigest().upper()
+    sha256 = ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    if isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.key_size < MIN_RSA_BITS:
+            return f"certificate {sha256[:23]}... has a {public_key.key_size}-bit RSA key; at least {MIN_RSA_BITS} bits are required"
+    elif not isinstance(public_key, ec.EllipticCurvePublicKey):
+        return f"certificate {sha256[:23]}... has a {type(public_key).__name__} key; only RSA and EC keys are supported"
+    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    hash_algorithm = cert.signature_hash_algorithm
+    return Certificate(
+        pem=f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n",
+        sha256=sha256,
+        not_after=cert.not_valid_after_utc,
+        subject=cert.subject.rfc4514_string(),
+        signature_hash=hash_algorithm.name if hash_algorithm else None,
+    )
+
+
+def certificate_warnings(certificates: list[Certificate], now: datetime) -> list[str]:
+    """Expired, expiring within 30 days, or SHA-1-signed certificates, in words ops can act on."""
+    warnings = []
+    for cert in certificates:
+        short = f"certificate {cert.sha256[:23]}..."
+        if cert.not_after <= now:
+            warnings.append(f"{short} expired on {cert.not_after:%Y-%m-%d}")
+        elif cert.not_after - now < EXPIRY_WARNING:
+            warnings.append(f"{short} expires in {(cert.not_after - now).days} days ({cert.not_after:%Y-%m-%d})")
+        if cert.signature_hash == "sha1":
+            warnings.append(f"{short} is signed with SHA-1")
+    return warnings
+
+
+def _extract(picked: _Picked, now: datetime) -> IdpMetadata:
+    entity = picked.entity
     descriptor = _idp_descriptor(entity)
-    if descriptor is None:
-        raise MetadataNotIdp("the metadata has no IDPSSODescriptor supporting SAML 2.0")
     found_id = (entity.get("entityID") or "").strip()
     if not found_id:
         raise MetadataMalformed("the EntityDescriptor has no entityID")
+    if len(found_id) > MAX_ENTITY_ID:
+        raise MetadataMalformed(f"the entityID is {len(found_id)} characters long; at most {MAX_ENTITY_ID} are accepted")
 
     def endpoints(tag: str) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -187,6 +367,8 @@ def read(data: bytes, entity_id: str | None = None, now: datetime | None = None)
             if binding in (BINDING_REDIRECT, BINDING_POST) and location and binding not in found:
                 if not location.startswith(("https://", "http://")):
                     raise MetadataMalformed(f"the {tag} location {location!r} is not an http(s) URL")
+                if len(location) > MAX_URL:
+                    raise MetadataMalformed(f"a {tag} location is longer than {MAX_URL} characters")
                 found[binding] = location
         return found
 
@@ -194,32 +376,112 @@ def read(data: bytes, entity_id: str | None = None, now: datetime | None = None)
     if not sso:
         raise MetadataNoSso("the IdP lists no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding")
     certificates: list[Certificate] = []
+    unusable: list[str] = []
     for key in descriptor.iterchildren(f"{{{MD}}}KeyDescriptor"):
         if key.get("use") not in (None, "signing"):
             continue
         for node in key.iter(f"{{{DS}}}X509Certificate"):
             cert = _certificate(node.text or "")
-            if cert.sha256 not in {c.sha256 for c in certificates}:
+            if isinstance(cert, str):
+                unusable.append(cert)
+            elif cert.sha256 not in {c.sha256 for c in certificates}:
                 certificates.append(cert)
     if not certificates:
-        raise MetadataNoCertificate("the IdP lists no signing certificate, so its responses could not be verified")
+        why = f": {'; '.join(unusable)}" if unusable else ""
+        raise MetadataNoCertificate(f"the IdP lists no usable signing certificate, so its responses could not be verified{why}")
 
+    formats = [(n.text or "").strip() for n in descriptor.iterchildren(f"{{{MD}}}NameIDFormat")]
     result = IdpMetadata(
         entity_id=found_id,
         sso=sso,
         slo=endpoints("SingleLogoutService"),
         certificates=certificates,
-        name_id_formats=[(n.text or "").strip() for n in descriptor.iterchildren(f"{{{MD}}}NameIDFormat") if n.text],
+        name_id_formats=list(dict.fromkeys(f for f in formats if f)),
         want_authn_requests_signed=descriptor.get("WantAuthnRequestsSigned") in ("true", "1"),
-        valid_until=_parse_time(entity.get("validUntil") or root.get("validUntil")),
-        cache_duration=entity.get("cacheDuration") or root.get("cacheDuration"),
+        valid_until=picked.valid_until,
+        cache_duration=picked.cache_duration,
     )
-    for cert in certificates:
-        days = (cert.not_after - now).days
-        if cert.not_after <= now:
-            result.warnings.append(f"certificate {cert.sha256[:23]}... expired on {cert.not_after:%Y-%m-%d}")
-        elif days < 30:
-            result.warnings.append(f"certificate {cert.sha256[:23]}... expires in {days} days ({cert.not_after:%Y-%m-%d})")
-        if cert.signature_hash == "sha1":
-            result.warnings.append(f"certificate {cert.sha256[:23]}... is signed with SHA-1")
+    result.warnings.extend(f"ignored: {reason}" for reason in unusable)
+    result.warnings.extend(certificate_warnings(certificates, now))
+    if result.valid_until is not None and result.valid_until <= now:
+        result.warnings.append(f"the metadata's validUntil ({result.valid_until:%Y-%m-%d %H:%M} UTC) has passed")
+    if result.cache_duration is not None and parse_duration(result.cache_duration) is None:
+        result.warnings.append(f"cacheDuration {result.cache_duration!r} is not an xs:duration; ignored")
+    if picked.original is not None:
+        try:
+            result.xml = picked.original.decode("utf-8")
+        except UnicodeDecodeError:
+            result.xml = etree.tostring(entity, encoding="unicode")
+    else:
+        result.xml = etree.tostring(entity, encoding="unicode")
+        result.from_aggregate = True
     return result
+
+
+def read(
+    source: bytes | BinaryIO, entity_id: str | None = None, now: datetime | None = None,
+    max_bytes: int = MAX_AGGREGATE_BYTES,
+) -> IdpMetadata:
+    """Parse IdP metadata (bytes or a binary stream); raise a MetadataRejected subclass ops can act on.
+
+    A single EntityDescriptor must describe an IdP (and be `entity_id` when given). From an
+    EntitiesDescriptor aggregate we take the IdP named `entity_id`, or its only IdP.
+    """
+    now = now or datetime.now(timezone.utc)
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    reader = _GuardedReader(stream, max_bytes=max_bytes, keep_bytes=MAX_BYTES)
+    picked = _pick(reader, entity_id.strip() if entity_id else None)
+    return _extract(picked, now)
+
+
+def parse_xml(data: bytes, max_bytes: int = MAX_AGGREGATE_BYTES) -> etree._Element:
+    """Parse a whole untrusted document (for signature checks): no DTDs or entities, size-capped."""
+    if not data or not data.strip():
+        raise MetadataEmpty("the metadata file is empty")
+    if len(data) > max_bytes:
+        raise MetadataTooLarge(f"the metadata is {len(data):,} bytes; the limit is {max_bytes:,}")
+    _check_prolog(data[:1024])
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise MetadataForbiddenConstruct("the metadata contains a DTD or entity declaration, which we never accept")
+    try:
+        root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
+    except etree.XMLSyntaxError as error:
+        raise MetadataMalformed(f"the metadata is not well-formed XML: {error.msg}") from None
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise MetadataForbiddenConstruct("the metadata contains a DTD, which we never accept")
+    return _check_root(root)
+
+
+def check_signature_shape(root: etree._Element) -> etree._Element:
+    """Check the document carries one enveloped signature over its whole root; return it.
+
+    Verifying only proves what the Reference covers, so it must be the root, with no transform
+    but enveloped-signature and canonicalisation, and no SHA-1.
+    """
+    signatures = root.findall(f"{{{DS}}}Signature")
+    if len(signatures) != 1:
+        raise MetadataSignatureInvalid(
+            f"the metadata must carry exactly one signature on its root element; found {len(signatures)}"
+        )
+    signature = signatures[0]
+    signed_info = signature.find(f"{{{DS}}}SignedInfo")
+    references = signed_info.findall(f"{{{DS}}}Reference") if signed_info is not None else []
+    if len(references) != 1:
+        raise MetadataSignatureInvalid("the metadata signature must have exactly one Reference")
+    uri = references[0].get("URI")
+    if uri != "" and (not root.get("ID") or uri != "#" + root.get("ID")):
+        raise MetadataSignatureInvalid("the metadata signature does not cover the whole document")
+    c14n = signed_info.find(f"{{{DS}}}CanonicalizationMethod")
+    if c14n is None or c14n.get("Algorithm") not in CANONICALISATIONS:
+        raise MetadataSignatureInvalid("the metadata signature uses a canonicalisation method we do not allow")
+    method = signed_info.find(f"{{{DS}}}SignatureMethod")
+    digest = references[0].find(f"{{{DS}}}DigestMethod")
+    if method is None or method.get("Algorithm") not in SIGNATURE_METHODS or digest is None \
+            or digest.get("Algorithm") not in DIGEST_METHODS:
+        raise MetadataSignatureInvalid("the metadata is signed with SHA-1 or an algorithm we do not accept")
+    for transform in references[0].iterfind(f"{{{DS}}}Transforms/{{{DS}}}Transform"):
+        if transform.get("Algorithm") not in TRANSFORMS or len(transform):
+            raise MetadataSignatureInvalid(f"the metadata signature uses a transform we refuse: {transform.get('Algorithm')!r}")
+    if signature.find(f"{{{DS}}}Object") is not None:
+        raise MetadataSignatureInvalid("the metadata signature carries ds:Object content")
+    return signature

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 
-from .. import errors
+from .. import errors, provisioning
 from ..models import IdentityProvider, Tenant
 from . import keys
 from .toolkit import BINDING_POST, BINDING_REDIRECT, IdpConfig, SpConfig
@@ -26,6 +27,36 @@ def acs_url(slug: str) -> str:
     return f"{base_url()}/saml/{slug}/acs"
 
 
+def sls_url(slug: str) -> str | None:
+    """Our single logout URL, once the app serves one (a route named saml.sls); None until then."""
+    if "saml.sls" not in current_app.view_functions:
+        return None
+    # Built from the route itself, so the metadata follows wherever SLO is mounted.
+    return base_url() + current_app.url_map.bind("sp.invalid").build("saml.sls", {"slug": slug})
+
+
+def setup_facts(tenant: Tenant) -> dict[str, Any]:
+    """What a customer's IdP administrator enters in their IdP (all public), for the setup page."""
+    def names(override: str | None, defaults: tuple[str, ...]) -> tuple[str, ...]:
+        return (override,) if override else defaults
+
+    return {
+        "entity_id": entity_id(tenant.slug),
+        "acs_url": acs_url(tenant.slug),
+        "metadata_url": entity_id(tenant.slug),
+        "sls_url": sls_url(tenant.slug),
+        "login_url": f"{base_url()}/saml/{tenant.slug}/login",
+        "name_id_format": provisioning.EMAIL_NAME_ID_FORMAT,
+        "encryption_published": bool(current_app.config.get("SAML_PUBLISH_ENCRYPTION_CERT")),
+        "attributes": [
+            ("Email address (or an email-shaped NameID)", names(tenant.email_attribute, provisioning.EMAIL_ATTRIBUTES)),
+            ("Display name", names(tenant.name_attribute, provisioning.DISPLAY_NAME_ATTRIBUTES)),
+            ("Given name (when there is no display name)", () if tenant.name_attribute else provisioning.GIVEN_NAME_ATTRIBUTES),
+            ("Surname (when there is no display name)", () if tenant.name_attribute else provisioning.SURNAME_ATTRIBUTES),
+        ],
+    }
+
+
 def sp_config(tenant: Tenant) -> SpConfig:
     """Our side of the federation with this tenant."""
     pair = keys.load_or_create(current_app.config["SAML_SETTINGS_DIR"], base_url())
@@ -35,7 +66,9 @@ def sp_config(tenant: Tenant) -> SpConfig:
         key_pem=pair.key_pem,
         cert_pem=pair.cert_pem,
         next_cert_pem=pair.next_cert_pem,
-        sign_metadata=bool(current_app.config.get("SAML_SIGN_METADATA", False)),
+        sign_metadata=bool(current_app.config.get("SAML_SIGN_METADATA")),
+        publish_encryption_cert=bool(current_app.config.get("SAML_PUBLISH_ENCRYPTION_CERT")),
+        sls_url=sls_url(tenant.slug),
     )
 
 

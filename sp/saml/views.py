@@ -64,3 +64,9 @@ def metadata():
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{g.tenant.slug}-sp-metadata.xml"'
     return response
+
+
+@bp.get("/setup")
+def setup():
+    """The page ops send to the customer's IdP administrator: what to enter where (public values only)."""
+    return render_template("saml/setup.html", tenant=g.tenant, facts=trust.setup_facts(g.tenant))

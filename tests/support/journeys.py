@@ -48,16 +48,14 @@ def make_app(database: str, settings_dir: str, **overrides):
 
 def add_tenant(app, slug: str, metadata: bytes | None, domains=(), **settings):
     """Create a tenant (and import its IdP metadata) through the services the CLI uses."""
-    from sp import clock, tenants
-    from sp.saml import idp_metadata
+    from sp import clock, idp_config, tenants
 
     with app.app_context():
         tenant = tenants.create_tenant(slug, slug.title() + " Corp", list(domains))
         if settings:
             tenants.update_settings(tenant, **settings)
         if metadata is not None:
-            now = clock.utcnow()
-            tenants.apply_idp_metadata(tenant, idp_metadata.read(metadata, now=now), metadata.decode(), now)
+            idp_config.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
         return tenant.id
 
 
