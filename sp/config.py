@@ -62,6 +62,12 @@ def load(app: Flask, test_config: dict | None) -> None:
     config.setdefault("SESSION_LIFETIME_SECONDS", 8 * 3600)
     config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # Login traces older than this are purged (`flask saml purge` / `flask trace purge`).
+    config.setdefault("TRACE_RETENTION_DAYS", int(env.get("TRACE_RETENTION_DAYS") or 30))
+    # Operators: how long a console session lasts, and the lock-out after failed sign-ins.
+    config.setdefault("OPS_SESSION_LIFETIME_SECONDS", 8 * 3600)
+    config.setdefault("OPS_MAX_FAILED_SIGN_INS", 5)
+    config.setdefault("OPS_LOCKOUT_SECONDS", 15 * 60)
     if test_config:
         config.update(test_config)
     if not config.get("SECRET_KEY"):

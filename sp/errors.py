@@ -26,6 +26,8 @@ class SPError(Exception):
     message = "The request could not be completed."
     # WARNING: someone else's mistake or an attack; ERROR: ours or a misconfiguration.
     log_level = logging.WARNING
+    # The login trace's reference, when the refusal left one (shown on the error page).
+    ref: str | None = None
 
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason or self.message)
@@ -125,6 +127,19 @@ class UserDeactivated(SPError):
     message = "Your account has been deactivated. Please contact your administrator."
 
 
+class EmailMissing(SPError):
+    status = 400
+    code = "login.email_missing"
+    message = "Your organisation's sign-in did not tell us your email address. Please contact your administrator."
+    log_level = logging.ERROR
+
+
+class Forbidden(SPError):
+    status = 403
+    code = "auth.forbidden"
+    message = "You do not have permission to see this page."
+
+
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
@@ -147,7 +162,7 @@ def register(app: Flask) -> None:
     def handle_sp_error(error: SPError):
         db.session.rollback()
         log.log(error.log_level, "%s %s: %s", request.path, error.code, error.reason)
-        return render_error(error.status, error.code, error.message, getattr(error, "ref", None))
+        return render_error(error.status, error.code, error.message, error.ref)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):
@@ -165,4 +180,5 @@ def register(app: Flask) -> None:
     def handle_unexpected(error: Exception):
         db.session.rollback()
         log.exception("unhandled error on %s", request.path)
-        return render_error(500, "internal", "Something went wrong on our side. Please try again.")
+        return render_error(500, "internal", "Something went wrong on our side. Please try again.",
+                            getattr(error, "ref", None))
