@@ -8,8 +8,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from .. import tenancy, tenants
-from .common import on_off, refusals_exit_cleanly
+from .. import clock, tenancy, tenants, users
+from .common import fail, on_off, refusals_exit_cleanly
 
 tenant_cli = AppGroup("tenant", help="Create, change and list tenants.")
 group_cli = AppGroup("group", help="Manage a tenant's user groups.")
@@ -105,3 +105,19 @@ def user_list(slug: str, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['name_id']:<40} {row['group']:<20} {'active' if row['active'] else 'inactive'}")
+
+
+@user_cli.command("set-group")
+@click.argument("slug")
+@click.argument("name_id")
+@click.argument("group")
+@refusals_exit_cleanly
+def user_set_group(slug: str, name_id: str, group: str) -> None:
+    """Move a user (by NameID) to a group, as an administrator would; e.g. to name the first tenant admin."""
+    tenant = tenancy.find(slug)
+    target = tenants.group_named(tenant, group)
+    user = users.by_name_id(tenant.id, name_id)
+    if target is None or user is None:
+        fail(f"tenant {slug!r} has no {'group ' + repr(group) if target is None else 'user ' + repr(name_id)}")
+    changed = users.change_group(user, target, actor="cli", by="cli", now=clock.utcnow())
+    click.echo(f"{user.name_id} is {'now' if changed else 'already'} in group {target.name!r}")
