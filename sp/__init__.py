@@ -23,11 +23,13 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .ops import bp as ops_bp
     from .saml import bp as saml_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(saml_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(ops_bp)
 
     from . import cli
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from .idp import idp_cli
+from .ops import ops_cli
 from .saml import saml_cli
 from .tenants import group_cli, tenant_cli, user_cli
 from .traces import trace_cli
@@ -12,5 +13,5 @@ from .traces import trace_cli
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app's `flask` CLI."""
-    for group in (tenant_cli, group_cli, idp_cli, user_cli, saml_cli, trace_cli):
+    for group in (tenant_cli, group_cli, idp_cli, user_cli, saml_cli, trace_cli, ops_cli):
         app.cli.add_command(group)

@@ -1,12 +1,17 @@
-"""Signing people in for the console tests: tenant users through the ACS."""
+"""Signing people in for the console tests: tenant users through the ACS, operators through /ops."""
 
 from __future__ import annotations
 
 import re
 
 from sp import clock, tenancy, tenants, users
+from sp.extensions import db
+from sp.ops import accounts
 
 from .journeys import post_acs
+
+OPS_PASSWORD = "correct horse battery staple"
+
 
 def sign_in(client, builder, email: str, **changes) -> None:
     """Sign email in to the builder's tenant with an IdP-initiated response."""
@@ -40,6 +45,19 @@ def sign_in_admin(app, client, builder, email: str) -> int:
 def user_id(app, slug: str, email: str) -> int:
     with app.app_context():
         return users.by_name_id(tenancy.find(slug).id, email).id
+
+
+def create_operator(app, name: str = "sam", *, with_totp: bool = False) -> str | None:
+    """Create an operator with OPS_PASSWORD; returns their TOTP secret, if any."""
+    with app.app_context():
+        _, secret = accounts.create(name, OPS_PASSWORD, with_totp=with_totp, now=clock.utcnow())
+        db.session.remove()
+        return secret
+
+
+def ops_sign_in(client, name: str = "sam", password: str = OPS_PASSWORD, code: str = ""):
+    token = client.csrf_token("/ops/sign-in")
+    return client.post("/ops/sign-in", data={"name": name, "password": password, "code": code, "csrf_token": token})
 
 
 def ref_on(page: bytes) -> str:
