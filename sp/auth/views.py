@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, g, jsonify, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select, text
 
@@ -10,6 +10,7 @@ from .. import clock, errors, tenancy
 from ..extensions import db, login_manager
 from ..models import TenantDomain
 from ..redirects import safe_next
+from ..security_headers import csp
 from . import bp, sessions
 
 
@@ -52,12 +53,22 @@ def me():
     return jsonify(_me())
 
 
+def _login_page(status: int = 200, **values):
+    """The login form. Its POST ends, through our redirects, at the tenant's IdP, and browsers
+    apply form-action to every redirect of a form submission: allow any https origin (and http
+    when we run on http, in development) as the final target."""
+    page = make_response(render_template("login.html", **values), status)
+    schemes = "https:" if current_app.config["SP_BASE_URL"].startswith("https://") else "http: https:"
+    page.headers["Content-Security-Policy"] = csp(f"'self' {schemes}")
+    return page
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Find the user's organisation by email domain (or its name) and start SAML login."""
     next_path = safe_next(request.values.get("next"))
     if request.method == "GET":
-        return render_template("login.html", next=next_path, email="", organisation="")
+        return _login_page(next=next_path, email="", organisation="")
     email = (request.form.get("email") or "").strip()
     organisation = (request.form.get("organisation") or "").strip().lower()
     try:
@@ -66,9 +77,7 @@ def login():
         else:
             tenant = _tenant_for_email(email)
     except (errors.TenantNotFound, errors.UnknownEmailDomain) as error:
-        return render_template(
-            "login.html", next=next_path, email=email, organisation=organisation, error=error.message
-        ), error.status
+        return _login_page(error.status, next=next_path, email=email, organisation=organisation, error=error.message)
     return redirect(url_for("saml.login", slug=tenant.slug, next=next_path), code=303)
 
 
