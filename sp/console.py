@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
-from typing import Any
 
 from flask import Response, stream_with_context
 from sqlalchemy import select
@@ -74,9 +73,10 @@ def trace_filters(args: MultiDict) -> dict[str, str]:
     return {key: (args.get(key) or "").strip()[:512] for key in ("result", "code", "q", "ref")}
 
 
-def search_traces(shown: dict[str, str], tenant_id: int | None, page: Page, extra: dict[str, Any] | None = None):
+def search_traces(shown: dict[str, str], tenant_id: int | None, page: Page) -> tuple[list, bool]:
+    """One page of traces matching the filters (tenant_id None: every tenant), and whether more exist."""
     rows = traces.search(tenant_id=tenant_id, result=shown["result"] or None, code=shown["code"] or None,
-                         name_id=shown["q"] or None, limit=page.fetch, offset=page.offset, **(extra or {}))
+                         name_id=shown["q"] or None, limit=page.fetch, offset=page.offset)
     return page.cut(rows)
 
 

@@ -25,9 +25,9 @@ def clock_difference(seconds: float | None) -> str:
     if seconds is None:
         return "unknown"
     size = abs(seconds)
-    amount = f"{size / 60:.0f} minutes" if size >= 120 else f"{size:.0f} seconds"
     if size < 1:
-        return "in step (under a second)"
+        return "in step"
+    amount = f"{size / 60:.0f} minutes" if size >= 120 else f"{size:.0f} seconds"
     return f"the IdP's clock is {amount} {'ahead of' if seconds > 0 else 'behind'} ours"
 
 
