@@ -49,6 +49,7 @@ class Filters:
     action: str | None = None  # exact, or a prefix ending in '.' ("user.")
     actor: str | None = None
     target: str | None = None  # substring
+    target_is: str | None = None  # exact
     since: datetime | None = None
     until: datetime | None = None  # exclusive
 
@@ -66,6 +67,8 @@ def _query(filters: Filters):
         query = query.where(AuditEvent.actor == filters.actor[:255])
     if filters.target:
         query = query.where(func.lower(AuditEvent.target).contains(filters.target.lower()[:512], autoescape=True))
+    if filters.target_is:
+        query = query.where(AuditEvent.target == filters.target_is[:512])
     if filters.since is not None:
         query = query.where(AuditEvent.time >= filters.since)
     if filters.until is not None:

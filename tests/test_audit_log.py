@@ -39,6 +39,8 @@ def test_written_events_cannot_be_changed_or_deleted(app, events):
     (audit.Filters(action="user.login"), ["user.login"]),
     (audit.Filters(actor="ops:sam"), ["ops.signed_in"]),
     (audit.Filters(target="BOB@"), ["user.group_changed"]),
+    (audit.Filters(target_is="bob@acme.example"), ["user.group_changed"]),
+    (audit.Filters(target_is="bob@acme"), []),
     (audit.Filters(since=DAY + timedelta(hours=12), until=DAY + timedelta(days=1, hours=12)), ["user.group_changed"]),
     (audit.Filters(action="user%"), []),
 ])

@@ -96,7 +96,7 @@ def users_list():
 
 
 def _user_page(user: User, error: str | None = None, status: int = 200):
-    events = audit.search(audit.Filters(tenant_id=_tenant_id(), target=user.name_id), limit=10)
+    events = audit.search(audit.Filters(tenant_id=_tenant_id(), target_is=user.name_id[:512]), limit=10)
     return render_template(
         "admin/user.html", user=user, groups=_groups(), error=error, group_reason=users.group_reason,
         recent=traces.search(tenant_id=_tenant_id(), user_id=user.id, limit=10),
