@@ -119,14 +119,14 @@ def authenticate(
     Every refusal looks the same to the caller (SignInRefused) and is audited with its real reason.
     """
     user = named(name)
-    if user is None or not user.active:
-        try:
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or not user.active or locked:
+        try:  # the same work as a real check: timing tells no one which names exist or are locked
             hasher().verify(_dummy_hash(), password)
         except VerificationError:
             pass
-        raise _refuse(name, "no such active operator", client, now)
-    if user.locked_until is not None and user.locked_until > now:
-        raise _refuse(name, f"locked until {user.locked_until:%H:%M} UTC", client, now)
+        why = f"locked until {user.locked_until:%H:%M} UTC" if locked else "no such active operator"
+        raise _refuse(name, why, client, now)
     try:
         password_ok = hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
