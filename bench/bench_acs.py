@@ -74,7 +74,7 @@ def run_toolkit_only(app, messages: list[str]) -> float:
         sp, idp = trust.sp_config(tenant), trust.idp_config(tenant.identity_provider)
         start = time.perf_counter()
         for message in messages:
-            toolkit.verify(toolkit.parse_response(sp, idp, message), sp, None)
+            toolkit.verify(toolkit.parse_response(sp, idp, message), sp, idp, None)
         return len(messages) / (time.perf_counter() - start)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import config, database, errors, security_headers
+from . import config, database, errors, security_headers, templating
 from .extensions import csrf, db, login_manager, migrate
 
 
@@ -21,17 +21,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
 
+    from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .ops import bp as ops_bp
     from .saml import bp as saml_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(saml_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(ops_bp)
 
     from . import cli
 
     cli.register(app)
     errors.register(app)
     security_headers.init_app(app)
+    templating.init_app(app)
     return app

@@ -74,6 +74,12 @@ def load(app: Flask, test_config: dict | None) -> None:
     # SP metadata: sign it; publish our certificate for encryption (off: we refuse encrypted assertions).
     config.setdefault("SAML_SIGN_METADATA", _flag(env.get("SAML_SIGN_METADATA")))
     config.setdefault("SAML_PUBLISH_ENCRYPTION_CERT", _flag(env.get("SAML_PUBLISH_ENCRYPTION_CERT")))
+    # Login traces older than this are purged (`flask saml purge` / `flask trace purge`).
+    config.setdefault("TRACE_RETENTION_DAYS", int(env.get("TRACE_RETENTION_DAYS") or 30))
+    # Operators: how long a console session lasts, and the lock-out after failed sign-ins.
+    config.setdefault("OPS_SESSION_LIFETIME_SECONDS", 8 * 3600)
+    config.setdefault("OPS_MAX_FAILED_SIGN_INS", 5)
+    config.setdefault("OPS_LOCKOUT_SECONDS", 15 * 60)
     if test_config:
         config.update(test_config)
     if not config.get("SECRET_KEY"):

@@ -26,6 +26,8 @@ class SPError(Exception):
     message = "The request could not be completed."
     # WARNING: someone else's mistake or an attack; ERROR: ours or a misconfiguration.
     log_level = logging.WARNING
+    # The login trace's reference, when the refusal left one (shown on the error page).
+    ref: str | None = None
 
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason or self.message)
@@ -132,6 +134,10 @@ class NoGroupMatched(SPError):
     code = "group.no_match"
     message = ("Your organisation has not given you access to this application. "
                "Please ask your administrator to add you to the right group in your directory.")
+class Forbidden(SPError):
+    status = 403
+    code = "auth.forbidden"
+    message = "You do not have permission to see this page."
 
 
 def _wants_json() -> bool:
@@ -156,7 +162,7 @@ def register(app: Flask) -> None:
     def handle_sp_error(error: SPError):
         db.session.rollback()
         log.log(error.log_level, "%s %s: %s", request.path, error.code, error.reason)
-        return render_error(error.status, error.code, error.message, getattr(error, "ref", None))
+        return render_error(error.status, error.code, error.message, error.ref)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):
@@ -174,4 +180,5 @@ def register(app: Flask) -> None:
     def handle_unexpected(error: Exception):
         db.session.rollback()
         log.exception("unhandled error on %s", request.path)
-        return render_error(500, "internal", "Something went wrong on our side. Please try again.")
+        return render_error(500, "internal", "Something went wrong on our side. Please try again.",
+                            getattr(error, "ref", None))

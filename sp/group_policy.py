@@ -264,7 +264,7 @@ def preview(tenant: Tenant, attributes: Mapping[str, Sequence[str]]) -> Preview:
 
 # --- Assignment -------------------------------------------------------------------------
 
-def _set_group(tenant: Tenant, user: User, group_id: int, source: str, detail: str | None, *, actor: str,
+def set_group(tenant: Tenant, user: User, group_id: int, source: str, detail: str | None, *, actor: str,
                now: datetime, record: bool = True) -> bool:
     """Give user the group with its why; audit the change unless nothing changed. True if it changed."""
     detail = detail[:255] if detail else None
@@ -309,7 +309,7 @@ def assign_on_login(
         source, detail = "rule", decision.rule.describe()
     else:
         source, detail = "default", group_mapping.explain(decision)
-    _set_group(tenant, user, decision.group_id, source, detail, actor="idp", now=now, record=not created)
+    set_group(tenant, user, decision.group_id, source, detail, actor="idp", now=now, record=not created)
     return decision
 
 
@@ -318,19 +318,6 @@ def find_user(tenant: Tenant, name_id: str) -> User:
     if user is None:
         raise GroupPolicyNotFound(f"tenant {tenant.slug!r} has no user {name_id!r}")
     return user
-
-
-def assign_by_admin(tenant: Tenant, user: User, group: str, *, actor: str, admin: str | None = None,
-                    now: datetime | None = None) -> bool:
-    """An admin moves user to group by hand; True if that changed anything. See admin_notice().
-
-    `actor` is the audit actor ("cli", "user:<id>"); `admin` the name shown as the why ("alice@x").
-    """
-    target = group_named(tenant, group)
-    detail = f"admin:{admin or actor}"
-    changed = _set_group(tenant, user, target.id, "admin", detail, actor=actor, now=now or utcnow())
-    db.session.commit()
-    return changed
 
 
 # --- Groups -----------------------------------------------------------------------------
@@ -381,7 +368,7 @@ def delete_group(
             f"pass --move-users-to-default to move them to {tenant.default_group.name!r}, or move them first"
         )
     for user in holders:
-        _set_group(tenant, user, tenant.default_group_id, "default", f"group {group.name!r} deleted by {actor}",
+        set_group(tenant, user, tenant.default_group_id, "default", f"group {group.name!r} deleted by {actor}",
                    actor=actor, now=now)
     db.session.flush()
     db.session.delete(group)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint,
+)
 from sqlalchemy.sql import true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -264,6 +266,32 @@ class IdpMetadataSource(db.Model):
     # validUntil of the last good document: past it, the config is stale.
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_refresh_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+class LoginTrace(db.Model):
+    """One ACS attempt, successful or refused: what support needs to see why, and no secrets.
+
+    Never a session cookie, a key or the raw message: only the facts a reason refers to.
+    """
+
+    __tablename__ = "login_trace"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The short reference the user's error page shows.
+    ref: Mapped[str] = mapped_column(String(16), unique=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    flow: Mapped[str] = mapped_column(String(8))  # sp | idp | unknown
+    result: Mapped[str] = mapped_column(String(8))  # success | refused | error
+    code: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    idp_entity_id: Mapped[str | None] = mapped_column(String(1024))
+    name_id: Mapped[str | None] = mapped_column(String(512))
+    # {name: [values]}, capped in number and length (see sp/traces.py).
+    attributes: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    # The IdP's IssueInstant minus our clock at arrival: positive means the IdP is ahead.
+    clock_difference_seconds: Mapped[float | None] = mapped_column(Float)
+    verifying_certificate: Mapped[str | None] = mapped_column(String(95))
+    group_decision: Mapped[str | None] = mapped_column(String(512))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
 
     tenant: Mapped[Tenant] = relationship()
 
@@ -279,3 +307,22 @@ class OpsApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+Index("ix_login_trace_tenant_id_time", LoginTrace.tenant_id, LoginTrace.time)
+
+
+class OpsUser(db.Model):
+    """One of our operators: a local account with a password (tenant users never have one)."""
+
+    __tablename__ = "ops_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # Base32 TOTP secret when the second factor is on; the last time step used, against replay.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -70,11 +70,36 @@ def display_name_of(identity: Identity, tenant: Tenant) -> str | None:
     return name[:255] if name else None
 
 
+def _sent(identity: Identity) -> str:
+    """What the IdP sent, briefly: the NameID and a few attributes with their first values."""
+    parts = [f"NameID {identity.name_id[:80]!r}"]
+    items = list(identity.attributes.items())
+    for name, values in items[:8]:
+        shown = ", ".join(repr(v[:60]) for v in values[:2]) + (", …" if len(values) > 2 else "")
+        parts.append(f"{name[:80]}=[{shown}]")
+    if len(items) > 8:
+        parts.append(f"and {len(items) - 8} more attributes")
+    elif not items:
+        parts.append("no attributes")
+    return "; ".join(parts)
+
+
+def missing_email_reason(identity: Identity, tenant: Tenant) -> str:
+    """Say that no email came, what did come, and where to fix it (a note for the login trace)."""
+    if tenant.email_attribute:
+        return (f"no {tenant.email_attribute!r} attribute (this tenant's email attribute); the IdP sent: "
+                f"{_sent(identity)}. Release the user's email under that name, or change the tenant's email attribute")
+    return (f"no email attribute; the IdP sent: {_sent(identity)}. Release the user's email as an attribute "
+            "named 'email' (or set the tenant's email attribute), or send an email-address NameID")
+
+
 def provision(tenant: Tenant, identity: Identity, now: datetime) -> tuple[User, bool]:
     """Find the user by (tenant, NameID) or create them; (user, created).
 
     A new user joins the default group unless the tenant's group policy picks another one
     (sp/group_policy.py), which may also move an existing user at every login.
+    A user without an email is fine (a bare NameID is a valid login); the caller notes it in
+    the login trace (missing_email_reason).
     Raises UserDeactivated for a deactivated user, NoGroupMatched when the group policy refuses
     the login, and UserCreationRace when a concurrent login created the same user first (the
     caller retries; the retry finds them).

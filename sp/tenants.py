@@ -13,6 +13,7 @@ from .models import Tenant, TenantDomain, User, UserGroup
 DEFAULT_GROUP_NAME = "No access"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 MAX_CLOCK_SKEW = 300
+_PERMISSION = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
 
 
 class TenantConflict(errors.SPError):
@@ -64,12 +65,23 @@ def group_named(tenant: Tenant, name: str) -> UserGroup | None:
     return db.session.scalar(select(UserGroup).where(UserGroup.tenant_id == tenant.id, UserGroup.name == name))
 
 
+def clean_permissions(permissions: list[str]) -> list[str]:
+    """Sorted, de-duplicated permission names like 'admin' or 'reports:read'; InvalidSetting otherwise."""
+    cleaned = sorted({p.strip() for p in permissions if p.strip()})
+    for permission in cleaned:
+        if not _PERMISSION.match(permission):
+            raise InvalidSetting(
+                f"{permission[:80]!r} is not a permission name: lowercase letters, digits and . _ : -, up to 64"
+            )
+    return cleaned
+
+
 def create_group(tenant: Tenant, name: str, permissions: list[str] = (), *, actor: str = "cli") -> UserGroup:
     """Create a group in tenant with the given permissions."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidSetting("a group name is 1 to 100 characters")
-    group = UserGroup(tenant_id=tenant.id, name=name, permissions=sorted(set(p.strip() for p in permissions if p.strip())))
+    group = UserGroup(tenant_id=tenant.id, name=name, permissions=clean_permissions(list(permissions)))
     db.session.add(group)
     try:
         db.session.flush()
@@ -79,6 +91,19 @@ def create_group(tenant: Tenant, name: str, permissions: list[str] = (), *, acto
     audit.record("group.created", actor=actor, tenant_id=tenant.id, target=name, details={"permissions": group.permissions})
     db.session.commit()
     return group
+
+
+def set_group_permissions(group: UserGroup, permissions: list[str], *, actor: str = "cli") -> bool:
+    """Replace a group's permissions; False when nothing changed."""
+    cleaned = clean_permissions(permissions)
+    before = sorted(group.permissions or [])
+    if cleaned == before:
+        return False
+    group.permissions = cleaned
+    audit.record("group.permissions_changed", actor=actor, tenant_id=group.tenant_id, target=group.name,
+                 details={"from": before, "to": cleaned})
+    db.session.commit()
+    return True
 
 
 def update_settings(
@@ -91,10 +116,19 @@ def update_settings(
     role_attributes: list[str] | None = None,
     group_sync: str | None = None,
     on_no_match: str | None = None,
+    email_attribute: str | None = None,
     actor: str = "cli",
 ) -> Tenant:
-    """Change a tenant's SSO settings; running instances see them on their next request."""
+    """Change a tenant's SSO settings; running instances see them on their next request.
+
+    `email_attribute=""` goes back to the built-in list of usual email attribute names.
+    """
     before = settings_snapshot(tenant)
+    if email_attribute is not None:
+        value = email_attribute.strip()
+        if len(value) > 255 or any(ord(ch) < 0x20 for ch in value):
+            raise InvalidSetting("an attribute name is at most 255 printable characters")
+        tenant.email_attribute = value or None
     if idp_initiated is not None:
         tenant.idp_initiated = idp_initiated
     if clock_skew is not None:
@@ -106,9 +140,13 @@ def update_settings(
         if group is None:
             raise InvalidSetting(f"tenant {tenant.slug!r} has no group {default_group!r}; create it first")
         tenant.default_group_id = group.id
-    if domains is not None:
-        tenant.domains = [TenantDomain(domain=normalise_domain(d)) for d in dict.fromkeys(domains)]
     group_policy.apply_settings(tenant, role_attributes=role_attributes, group_sync=group_sync, on_no_match=on_no_match)
+    if domains is not None:
+        # Keep the rows of domains that stay: a delete and re-insert of one domain in a single
+        # flush would run the INSERT first and trip the unique constraint.
+        kept = {d.domain: d for d in tenant.domains}
+        wanted = dict.fromkeys(normalise_domain(d) for d in domains)
+        tenant.domains = [kept.get(d) or TenantDomain(domain=d) for d in wanted]
     after = settings_snapshot(tenant)
     changed = {key: {"from": before[key], "to": after[key]} for key in after if before[key] != after[key]}
     if changed:
@@ -129,6 +167,7 @@ def settings_snapshot(tenant: Tenant) -> dict:
         "default_group_id": tenant.default_group_id,
         "domains": sorted(d.domain for d in tenant.domains),
         **group_policy.settings_snapshot(tenant),
+        "email_attribute": tenant.email_attribute,
     }
 
 

@@ -100,4 +100,4 @@ def test_conflicting_tenants_and_bad_slugs_are_refused(runner, acme):
 def test_purge_forgets_only_expired_state(runner, app, acme, builder):
     post_acs(app.test_client(), acme, builder.b64())
     result = invoke(runner, "saml", "purge")
-    assert result.exit_code == 0 and "purged 0 expired requests and 0 expired replay entries" in result.output
+    assert result.exit_code == 0 and "purged 0 expired requests, 0 expired replay entries and 0 old login traces" in result.output

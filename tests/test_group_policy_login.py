@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sp import clock, group_policy, provisioning, tenancy, tenants
+from sp import clock, group_policy, provisioning, tenancy, tenants, users
 from sp.extensions import db
 from sp.models import AuditEvent, ReplayEntry, Tenant, User, UserSession
 from sp.saml.toolkit import Identity
@@ -102,7 +102,8 @@ def test_under_every_login_an_admin_change_lasts_until_the_next_login(client, ap
     with app.app_context():
         tenant = tenancy.find(acme)
         user = group_policy.find_user(tenant, "alice@acme.example")
-        assert group_policy.assign_by_admin(tenant, user, "Engineering", actor="user:7", admin="bob@acme.example")
+        engineering = tenants.group_named(tenant, "Engineering")
+        assert users.change_group(user, engineering, actor="user:7", by="bob@acme.example", now=clock.utcnow())
         assert "lasts until the user's next sign-in" in group_policy.admin_notice(tenant)
     assert user_of(app, "alice@acme.example") == {"group": "Engineering", "source": "admin", "detail": "admin:bob@acme.example"}
 
@@ -116,7 +117,8 @@ def test_under_first_login_admins_own_the_group_after_creation(client, app, acme
     login(client, builder, ["sp-admins"])
     with app.app_context():
         tenant = tenancy.find(acme)
-        group_policy.assign_by_admin(tenant, group_policy.find_user(tenant, "alice@acme.example"), "Engineering", actor="cli")
+        users.change_group(group_policy.find_user(tenant, "alice@acme.example"), tenants.group_named(tenant, "Engineering"),
+                           actor="cli", by=None, now=clock.utcnow())
         assert group_policy.admin_notice(tenant) is None
     login(client, builder, ["sp-admins"])
     assert user_of(app, "alice@acme.example") == {"group": "Engineering", "source": "admin", "detail": "admin:cli"}

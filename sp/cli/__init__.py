@@ -9,9 +9,10 @@ from .mapping import mapping_cli
 from .ops import ops_cli
 from .saml import saml_cli
 from .tenants import group_cli, tenant_cli, user_cli
+from .traces import trace_cli
 
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app's `flask` CLI."""
-    for group in (tenant_cli, group_cli, idp_cli, user_cli, saml_cli, mapping_cli, ops_cli):
+    for group in (tenant_cli, group_cli, idp_cli, user_cli, saml_cli, mapping_cli, trace_cli, ops_cli):
         app.cli.add_command(group)

@@ -1,4 +1,4 @@
-"""`flask ops ...`: things for the operators themselves (API tokens)."""
+"""`flask ops ...`: our operators' accounts and the ops API tokens."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import click
 from flask.cli import AppGroup
 
 from .. import clock, ops_tokens
-from .common import refusals_exit_cleanly
+from ..ops import accounts, totp
+from .common import fail, refusals_exit_cleanly
 
-ops_cli = AppGroup("ops", help="Operator credentials.")
+ops_cli = AppGroup("ops", help="Operator accounts for the ops console (/ops) and ops API tokens.")
 token_cli = AppGroup("token", help="Ops API tokens (for PUT /api/ops/tenants/SLUG/idp and friends).")
 ops_cli.add_command(token_cli)
 
@@ -39,3 +40,30 @@ def token_revoke(name: str) -> None:
     """Revoke an API token at once."""
     ops_tokens.revoke(name, clock.utcnow())
     click.echo(f"revoked token {name!r}")
+
+
+@ops_cli.command("create-user")
+@click.argument("name")
+@click.option("--totp", "with_totp", is_flag=True, help="Require a one-time code from an authenticator app too.")
+@click.password_option(help="The password (prompted for, twice, when not given).",
+                       prompt_required=True, confirmation_prompt=True)
+@refusals_exit_cleanly
+def create_user(name: str, with_totp: bool, password: str) -> None:
+    """Create an operator who signs in to /ops with NAME and a password (12+ characters)."""
+    user, secret = accounts.create(name, password, with_totp=with_totp, now=clock.utcnow())
+    click.echo(f"created operator {user.name}")
+    if secret:
+        click.echo(f"TOTP secret: {secret}")
+        click.echo(f"add it to an authenticator app: {totp.provisioning_uri(secret, user.name)}")
+
+
+@ops_cli.command("unlock")
+@click.argument("name")
+@refusals_exit_cleanly
+def unlock(name: str) -> None:
+    """Unlock an operator locked out after repeated failed sign-ins."""
+    user = accounts.named(name)
+    if user is None:
+        fail(f"no operator named {name!r}")
+    accounts.unlock(user, now=clock.utcnow())
+    click.echo(f"unlocked operator {user.name}")

@@ -8,14 +8,16 @@ from flask.cli import AppGroup
 from .. import clock
 from ..extensions import db
 from ..saml import replay, request_store
+from .traces import purge_old
 
 saml_cli = AppGroup("saml", help="SAML housekeeping.")
 
 
 @saml_cli.command("purge")
 def saml_purge() -> None:
-    """Delete expired AuthnRequest state and replay-cache entries (safe to run from cron)."""
+    """Delete expired AuthnRequest state, replay-cache entries and old login traces (safe to run from cron)."""
     now = clock.utcnow()
-    requests_gone, replays_gone = request_store.purge(now), replay.purge(now)
+    requests_gone, replays_gone, traces_gone = request_store.purge(now), replay.purge(now), purge_old(now)
     db.session.commit()
-    click.echo(f"purged {requests_gone} expired requests and {replays_gone} expired replay entries")
+    click.echo(f"purged {requests_gone} expired requests, {replays_gone} expired replay entries "
+               f"and {traces_gone} old login traces")

@@ -8,8 +8,8 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from .. import clock, group_policy, tenancy, tenants
-from .common import on_off, refusals_exit_cleanly
+from .. import clock, group_policy, tenancy, tenants, users
+from .common import fail, on_off, refusals_exit_cleanly
 
 tenant_cli = AppGroup("tenant", help="Create, change and list tenants.")
 group_cli = AppGroup("group", help="Manage a tenant's user groups.")
@@ -133,10 +133,13 @@ def group_delete(slug: str, name: str, move_users_to_default: bool) -> None:
 @click.option("--by", "admin", default="cli", show_default=True, help="The admin making the change, as recorded.")
 @refusals_exit_cleanly
 def user_set_group(slug: str, name_id: str, group: str, admin: str) -> None:
-    """Move a user to a group by hand (recorded as an admin assignment)."""
+    """Move a user to a group by hand (recorded as an admin assignment), e.g. to name the first tenant admin."""
     tenant = tenancy.find(slug)
     user = group_policy.find_user(tenant, name_id)
-    changed = group_policy.assign_by_admin(tenant, user, group, actor="cli", admin=admin, now=clock.utcnow())
+    target = tenants.group_named(tenant, group)
+    if target is None:
+        fail(f"tenant {slug!r} has no group {group!r}")
+    changed = users.change_group(user, target, actor="cli", by=admin, now=clock.utcnow())
     click.echo(f"{user.name_id}: group {user.group.name!r}" + ("" if changed else " (unchanged)"))
     notice = group_policy.admin_notice(tenant)
     if notice:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from .. import audit, errors, provisioning
+from .. import audit, errors, provisioning, traces, users
 from ..auth import sessions
 from ..extensions import db
 from ..models import Tenant, User
@@ -37,6 +37,13 @@ class Attempt:
     name_id: str | None = None
     attributes: dict[str, list[str]] = field(default_factory=dict)
     in_response_to: str | None = None
+    # The Response's IssueInstant minus our clock: positive when the IdP's clock is ahead.
+    clock_difference_seconds: float | None = None
+    verifying_certificate: str | None = None
+    group_decision: str | None = None
+    user_id: int | None = None
+    # Things a successful login should still tell the admin (e.g. no email attribute).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +89,7 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
     response = toolkit.parse_response(sp, idp_cfg, encoded)
     root = response.document
     attempt.in_response_to = root.get("InResponseTo")
+    attempt.clock_difference_seconds = _clock_difference(root.get("IssueInstant"), now)
     attempt.flow = "sp" if attempt.in_response_to else "idp"
     assertion = validation.check_structure(root)
     issuer = assertion.find(validation.SAML + "Issuer")
@@ -92,7 +100,8 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
             "the IdP sent a sign-in this organisation did not ask for (IdP-initiated), and IdP-initiated "
             "sign-in is turned off for it; start from the SP's login page, or turn it on"
         )
-    toolkit.verify(response, sp, facts.in_response_to)
+    toolkit.verify(response, sp, idp_cfg, facts.in_response_to)
+    attempt.verifying_certificate = toolkit.verifying_certificate(root, idp_cfg)
     who = toolkit.identity(response)
     attempt.name_id, attempt.attributes = who.name_id, who.attributes
 
@@ -108,6 +117,7 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
             else:
                 next_path = safe_next(relay_state)
             user, created = provisioning.provision(tenant, who, now)
+            attempt.group_decision = f"{user.group.name}: {users.group_reason(user)}"
             signed_in = sessions.start(user, who.session_index, now, lifetime)
             if created:
                 audit.record("user.created", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
@@ -116,6 +126,9 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
             audit.record("user.login", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
                          details={"flow": attempt.flow})
             db.session.commit()
+            attempt.user_id = user.id
+            if not user.email:
+                attempt.warnings.append(provisioning.missing_email_reason(who, tenant))
             return Login(user=user, signed_in=signed_in, next_path=next_path, created=created, attempt=attempt)
         except provisioning.UserCreationRace:
             db.session.rollback()
@@ -125,3 +138,37 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
             db.session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def _clock_difference(issue_instant: str | None, now: datetime) -> float | None:
+    try:
+        instant = validation.parse_saml_time(issue_instant)
+    except errors.SPError:
+        return None
+    return None if instant is None else round((instant - now).total_seconds(), 1)
+
+
+def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime) -> Login:
+    """Consume a Response and leave a login trace whatever happens.
+
+    The trace is written after the login's transaction has committed or rolled back; a refusal
+    carries the trace's reference (`error.ref`) to the user's error page.
+    """
+    tenant_id, attempt = tenant.id, Attempt()
+    try:
+        done = consume(tenant, saml_response, relay_state, now, attempt)
+    except errors.SPError as error:
+        trace = traces.record(tenant_id, attempt, result="refused", code=error.code, reason=error.reason, now=now)
+        error.ref = trace.ref if trace else None
+        raise
+    except Exception as error:
+        trace = traces.record(tenant_id, attempt, result="error", code="internal", now=now,
+                              reason=f"an error on our side ({type(error).__name__}); the SP's log has the details")
+        if trace is not None:
+            error.ref = trace.ref  # type: ignore[attr-defined]  # read by the 500 handler
+        raise
+    created = "; created just in time" if done.created else ""
+    warnings = "".join(f"; but {warning}" for warning in attempt.warnings)
+    traces.record(tenant_id, attempt, result="success", code="ok", now=now,
+                  reason=f"signed in as {done.user.name_id}{created}{warnings}")
+    return done

@@ -7,6 +7,9 @@ verifying it in strict mode. Its errors are translated to ours, so no other modu
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import threading
 from pathlib import Path
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import onelogin.saml2
+from cryptography import x509
 from lxml import etree
 from onelogin.saml2.auth import OneLogin_Saml2_Auth
 from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
@@ -276,17 +280,105 @@ _TRANSLATION: dict[int, type[errors.SamlRejected]] = {
 }
 
 
-def verify(response: OneLogin_Saml2_Response, sp: SpConfig, request_id: str | None) -> None:
+def verify(response: OneLogin_Saml2_Response, sp: SpConfig, idp: IdpConfig, request_id: str | None) -> None:
     """Run python3-saml's strict validation, including the signature against every trusted cert.
 
-    Raises the SamlRejected subclass matching python3-saml's reason.
+    Raises the SamlRejected subclass matching python3-saml's reason; a bad signature says which
+    certificate signed and which ones the metadata lists.
     """
     try:
         response.is_valid(_request_data(sp.acs_url), request_id=request_id, raise_exceptions=True)
     except VE as error:
+        if error.code == VE.INVALID_SIGNATURE:
+            raise errors.SignatureInvalid(signature_failure_reason(response.document, idp)) from None
         raise _TRANSLATION.get(error.code, errors.RejectedByToolkit)(f"python3-saml: {error}") from None
     except Exception as error:  # xmlsec and lxml raise their own types on hostile input
         raise errors.SignatureInvalid(f"the signature could not be verified ({type(error).__name__})") from None
+
+
+# --- Which certificate signed -------------------------------------------------------------
+
+_DS = "{http://www.w3.org/2000/09/xmldsig#}"
+_SIGNED = ("{urn:oasis:names:tc:SAML:2.0:protocol}Response", "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
+# A KeyInfo may list a chain; the first few are all a reason needs.
+_MAX_KEY_INFO_CERTS = 4
+
+
+def fingerprint(der: bytes) -> str:
+    """SHA-256 fingerprint as ops tools print it: AB:CD:..."""
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def _pem_der(pem: str) -> bytes:
+    return base64.b64decode("".join(line for line in pem.splitlines() if line and not line.startswith("-----")))
+
+
+def key_info_fingerprints(document: etree._Element) -> list[str]:
+    """Fingerprints of the certificates that the Response's and Assertion's signatures carry in KeyInfo.
+
+    Only a hint of who signed (anyone can put any certificate there): we never trust it, we
+    compare it with the metadata to tell ops what to fix.
+    """
+    found: list[str] = []
+    for signature in document.iter(_DS + "Signature"):
+        parent = signature.getparent()
+        if parent is None or parent.tag not in _SIGNED:
+            continue
+        for node in signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate"):
+            try:
+                der = base64.b64decode("".join((node.text or "").split()), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            value = fingerprint(der)
+            if value not in found and len(found) < _MAX_KEY_INFO_CERTS:
+                found.append(value)
+    return found
+
+
+def _describe_metadata_certificate(pem: str) -> str:
+    der = _pem_der(pem)
+    try:
+        expires = x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:
+        return fingerprint(der)
+    return f"{fingerprint(der)} (expires {expires:%Y-%m-%d})"
+
+
+def signature_failure_reason(document: etree._Element, idp: IdpConfig) -> str:
+    """Plain words for a signature that verifies with none of the metadata's certificates."""
+    trusted = {fingerprint(_pem_der(pem)): pem for pem in idp.certificates}
+    listed = ", ".join(_describe_metadata_certificate(pem) for pem in idp.certificates) or "none"
+    named = key_info_fingerprints(document)
+    if named and not any(value in trusted for value in named):
+        return (
+            f"the response was signed by a certificate that is not in the uploaded metadata: fingerprint "
+            f"{', '.join(named)}, the metadata lists {listed}; if the IdP changed its signing certificate, "
+            "upload its current metadata"
+        )
+    if named:
+        return (
+            f"the signature does not verify with the certificate it names (fingerprint {named[0]}, which the "
+            "metadata lists): the message was changed after it was signed, or signed with another key"
+        )
+    return (
+        f"the signature verifies with none of the certificates in the uploaded metadata ({listed}) and names "
+        "no certificate; if the IdP changed its signing certificate, upload its current metadata"
+    )
+
+
+def verifying_certificate(document: etree._Element, idp: IdpConfig) -> str | None:
+    """The fingerprint of the metadata certificate that verified a (verified) Response.
+
+    python3-saml tries every metadata certificate and does not say which one matched. With a
+    single certificate there is no doubt; with several we report the listed one the signature
+    names in KeyInfo (the IdP's own claim, true for every IdP we know), and otherwise do not guess.
+    """
+    trusted = [fingerprint(_pem_der(pem)) for pem in idp.certificates]
+    for value in key_info_fingerprints(document):
+        if value in trusted:
+            return value
+    return trusted[0] if len(trusted) == 1 else None
 
 
 @dataclass(frozen=True)

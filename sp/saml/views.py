@@ -45,10 +45,7 @@ def login():
 @csrf.exempt  # a cross-site POST from the IdP; the signature and the checks in acs protect it
 def assertion_consumer():
     """Consume a Response (solicited or IdP-initiated) and sign the user in."""
-    attempt = acs.Attempt()
-    done = acs.consume(
-        g.tenant, request.form.get("SAMLResponse"), request.form.get("RelayState"), clock.utcnow(), attempt
-    )
+    done = acs.sign_in(g.tenant, request.form.get("SAMLResponse"), request.form.get("RelayState"), clock.utcnow())
     session.clear()  # a new session at each login: nothing from before survives
     login_user(done.signed_in)
     session.permanent = False
