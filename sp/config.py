@@ -62,6 +62,16 @@ def load(app: Flask, test_config: dict | None) -> None:
     config.setdefault("SESSION_LIFETIME_SECONDS", 8 * 3600)
     config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # Rate limits per client IP (sp/rate_limits.py); memory:// counts per process, redis:// is shared.
+    config.setdefault("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED", "on").lower() not in ("0", "off", "false", "no"))
+    config.setdefault("RATELIMIT_STORAGE_URI", env.get("RATELIMIT_STORAGE_URI") or "memory://")
+    config.setdefault("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN") or "60 per minute")
+    config.setdefault("RATELIMIT_ACS", env.get("RATELIMIT_ACS") or "60 per minute")
+    config.setdefault("RATELIMIT_KEY_PREFIX", "sp")
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # How many reverse proxies in front of us append to X-Forwarded-For (0: trust none of it).
+    config.setdefault("TRUSTED_PROXIES", int(env.get("TRUSTED_PROXIES") or 0))
     if test_config:
         config.update(test_config)
     if not config.get("SECRET_KEY"):

@@ -114,6 +114,16 @@ RequestExpired = _saml("saml.request_expired", "RequestExpired", "InResponseTo n
 InResponseToMismatch = _saml(
     "saml.in_response_to_mismatch", "InResponseToMismatch", "The Response and its SubjectConfirmation disagree on InResponseTo."
 )
+ForbiddenMarkup = _saml(
+    "saml.forbidden_markup", "ForbiddenMarkup", "A DTD, entity, comment, processing instruction or CDATA section."
+)
+ContentOutsideAssertion = _saml(
+    "saml.content_outside_assertion", "ContentOutsideAssertion", "Assertion content (NameID, attributes...) outside the assertion."
+)
+ValueTooLong = _saml("saml.value_too_long", "ValueTooLong", "A NameID, Format or SessionIndex longer than we store.")
+RequestOtherBrowser = _saml(
+    "saml.request_other_browser", "RequestOtherBrowser", "InResponseTo names a request this browser did not start."
+)
 RejectedByToolkit = _saml("saml.invalid", "RejectedByToolkit", "python3-saml refused the response for a reason we do not map.")
 
 

@@ -65,6 +65,8 @@ def make_app(database: str, settings_dir: str, **overrides):
         "SECRET_KEY": "test-secret",
         "SP_BASE_URL": SP_BASE,
         "SAML_SETTINGS_DIR": settings_dir,
+        # Off except in the tests of the limits themselves (tests/security/test_rate_limits.py).
+        "RATELIMIT_ENABLED": False,
     }
     config.update(overrides)
     app = create_app(config)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,14 +67,21 @@ def decode_form_value(value: str | None, limit: int) -> str:
     return compact.decode("ascii")
 
 
-def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime, attempt: Attempt) -> Login:
+def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime, attempt: Attempt,
+            *, started_here: Collection[str]) -> Login:
     """Validate a posted Response for tenant and sign the user in.
 
+    `started_here` holds the IDs of the AuthnRequests this browser sent (see `started`): a
+    response to any other request is refused (login CSRF).
     Raises an SPError subclass for every refusal; nothing is written to the database then.
     `attempt` is filled in as facts are learned, so the caller can trace a refusal.
     """
     config = current_app.config
     encoded = decode_form_value(saml_response, config["SAML_MAX_RESPONSE_BYTES"])
+    raw = base64.b64decode(encoded)
+    if len(raw) > config["SAML_MAX_RESPONSE_BYTES"]:
+        raise errors.MessageTooLarge(f"the SAMLResponse is larger than the {config['SAML_MAX_RESPONSE_BYTES']} bytes we accept")
+    validation.check_document(raw)
     idp = trust.idp_of(tenant)
     sp = trust.sp_config(tenant)
     idp_cfg = trust.idp_config(idp)
@@ -91,6 +99,11 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
         raise errors.UnsolicitedRefused(
             "the IdP sent a sign-in this organisation did not ask for (IdP-initiated), and IdP-initiated "
             "sign-in is turned off for it; start from the SP's login page, or turn it on"
+        )
+    if facts.in_response_to is not None and facts.in_response_to not in started_here:
+        raise errors.RequestOtherBrowser(
+            "the response answers a sign-in request this browser did not start (or started too long ago): "
+            "possible login CSRF, or the cookie was lost; start the sign-in again from this browser"
         )
     toolkit.verify(response, sp, facts.in_response_to)
     who = toolkit.identity(response)
