@@ -60,7 +60,9 @@ def load(app: Flask, test_config: dict | None) -> None:
     config.setdefault("SAML_MAX_ASSERTION_AGE_SECONDS", 600)
     config.setdefault("SAML_MAX_RESPONSE_BYTES", 256 * 1024)
     config.setdefault("SESSION_LIFETIME_SECONDS", 8 * 3600)
-    config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # Flask's defaults already hold MAX_CONTENT_LENGTH (None: unlimited), so setdefault would keep that.
+    if config.get("MAX_CONTENT_LENGTH") is None:
+        config["MAX_CONTENT_LENGTH"] = int(env.get("MAX_CONTENT_LENGTH") or 1024 * 1024)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     # Rate limits per client IP (sp/rate_limits.py); memory:// counts per process, redis:// is shared.
     config.setdefault("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED", "on").lower() not in ("0", "off", "false", "no"))

@@ -1,7 +1,8 @@
 """The attack harness (fixtures in conftest.py): post a hostile message, then prove it changed nothing and was refused for the right reason.
 
 `siege.refused(...)` posts one message and asserts: the expected 4xx status and stable error
-code, no session, no user/group/session/replay/request/audit row created or changed, and
+code, no new session (the browser is who it was before), no user/group/session/replay/request/
+audit row created or changed, and
 bounded time and memory. `siege.accepted(...)` is the positive control: the same message left
 untouched must sign the user in. Posting the attack *before* its control also proves the
 rejected message did not write the replay cache: otherwise the control would be a replay.
@@ -113,13 +114,13 @@ class Siege:
         return outcome
 
 
-def another_instance(app):
+def another_instance(app, **overrides):
     """A second app object on the same database and keys: another instance of the SP."""
     from sp import create_app
     from support.journeys import Browser
 
     keys = ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "SP_BASE_URL", "SAML_SETTINGS_DIR", "RATELIMIT_ENABLED")
-    other = create_app({key: app.config[key] for key in keys})
+    other = create_app({key: app.config[key] for key in keys} | overrides)
     other.test_client_class = Browser
     return other
 
