@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from siege import Siege
+from siege import Siege, another_instance
+from sp.extensions import db
 
 
 @pytest.fixture
@@ -20,3 +21,18 @@ def signed(builder):
         # Re-parsed, as the SP would see it (xmlsec's template nodes lack namespace pointers).
         return etree.fromstring(etree.tostring(builder.build_tree(builder.spec(**changes))))
     return make
+
+@pytest.fixture
+def instance(app):
+    """Make further instances of the SP on the same database: instance(**config_overrides)."""
+    made = []
+
+    def make(**overrides):
+        made.append(another_instance(app, **overrides))
+        return made[-1]
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import tamper
-from siege import another_instance
 
 REDIS_SERVER = shutil.which("redis-server")
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -48,8 +47,8 @@ def test_every_response_forbids_framing_sniffing_and_inline_script(client, acme,
         response.close()
 
 
-def test_no_hsts_when_the_sp_is_served_over_plain_http(app):
-    http = another_instance(app, SP_BASE_URL="http://127.0.0.1:5000")
+def test_no_hsts_when_the_sp_is_served_over_plain_http(instance):
+    http = instance(SP_BASE_URL="http://127.0.0.1:5000")
     response = http.test_client().get("/login", base_url="http://127.0.0.1:5000")
     assert "Strict-Transport-Security" not in response.headers
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -65,8 +64,8 @@ def test_no_template_carries_inline_script_or_event_handlers():
 
 # --- Rate limits ---------------------------------------------------------------------------------
 
-def _limited(app, **overrides):
-    return another_instance(app, RATELIMIT_ENABLED=True, RATELIMIT_ACS="3 per minute", RATELIMIT_LOGIN="3 per minute",
+def _limited(instance, **overrides):
+    return instance(RATELIMIT_ENABLED=True, RATELIMIT_ACS="3 per minute", RATELIMIT_LOGIN="3 per minute",
                             **overrides)
 
 
@@ -74,8 +73,8 @@ def _acs(client, ip="203.0.113.7", **headers):
     return client.post("/saml/acme/acs", data={"SAMLResponse": "!!"}, environ_base={"REMOTE_ADDR": ip}, headers=headers)
 
 
-def test_the_acs_answers_429_with_a_clean_page_after_the_limit(app, acme):
-    client = _limited(app).test_client()
+def test_the_acs_answers_429_with_a_clean_page_after_the_limit(instance, acme):
+    client = _limited(instance).test_client()
     assert [_acs(client).status_code for _ in range(3)] == [400, 400, 400]
     refused = _acs(client)
     assert refused.status_code == 429
@@ -87,28 +86,28 @@ def test_the_acs_answers_429_with_a_clean_page_after_the_limit(app, acme):
     assert (as_json.status_code, as_json.get_json()["error"]) == (429, "request.rate_limited")
 
 
-def test_limits_are_per_client_ip(app, acme):
-    client = _limited(app).test_client()
+def test_limits_are_per_client_ip(instance, acme):
+    client = _limited(instance).test_client()
     for _ in range(3):
         _acs(client, ip="203.0.113.7")
     assert _acs(client, ip="203.0.113.7").status_code == 429
     assert _acs(client, ip="198.51.100.9").status_code == 400
 
 
-def test_x_forwarded_for_counts_only_behind_trusted_proxies(app, acme):
-    direct = _limited(app).test_client()
+def test_x_forwarded_for_counts_only_behind_trusted_proxies(instance, acme):
+    direct = _limited(instance).test_client()
     for n in range(4):  # a client cannot dodge the limit by claiming another address
         answer = _acs(direct, **{"X-Forwarded-For": f"192.0.2.{n}"})
     assert answer.status_code == 429
-    proxied = _limited(app, TRUSTED_PROXIES=1).test_client()
+    proxied = _limited(instance, TRUSTED_PROXIES=1).test_client()
     for _ in range(3):
         _acs(proxied, ip="10.0.0.1", **{"X-Forwarded-For": "192.0.2.1"})
     assert _acs(proxied, ip="10.0.0.1", **{"X-Forwarded-For": "192.0.2.1"}).status_code == 429
     assert _acs(proxied, ip="10.0.0.1", **{"X-Forwarded-For": "192.0.2.2"}).status_code == 400
 
 
-def test_starting_a_login_is_limited_and_so_is_posting_the_login_form_but_not_viewing_it(app, acme):
-    client = _limited(app).test_client()
+def test_starting_a_login_is_limited_and_so_is_posting_the_login_form_but_not_viewing_it(instance, acme):
+    client = _limited(instance).test_client()
     assert [client.get("/saml/acme/login").status_code for _ in range(4)] == [302, 302, 302, 429]
     token = client.csrf_token("/login")
     posted = [client.post("/login", data={"email": "a@acme.example", "csrf_token": token}).status_code for _ in range(4)]
@@ -116,13 +115,13 @@ def test_starting_a_login_is_limited_and_so_is_posting_the_login_form_but_not_vi
     assert client.get("/login").status_code == 200
 
 
-def test_the_limits_can_be_switched_off(app, acme):
-    client = another_instance(app, RATELIMIT_ENABLED=False, RATELIMIT_ACS="1 per minute").test_client()
+def test_the_limits_can_be_switched_off(instance, acme):
+    client = instance(RATELIMIT_ENABLED=False, RATELIMIT_ACS="1 per minute").test_client()
     assert {_acs(client).status_code for _ in range(5)} == {400}
 
 
-def test_an_unreachable_shared_storage_falls_back_to_counting_in_memory(app, acme, tmp_path):
-    client = _limited(app, RATELIMIT_STORAGE_URI=f"redis+unix://{tmp_path}/nobody.sock").test_client()
+def test_an_unreachable_shared_storage_falls_back_to_counting_in_memory(instance, acme, tmp_path):
+    client = _limited(instance, RATELIMIT_STORAGE_URI=f"redis+unix://{tmp_path}/nobody.sock").test_client()
     assert [_acs(client).status_code for _ in range(4)] == [400, 400, 400, 429]
 
 
@@ -141,9 +140,9 @@ def redis_socket(tmp_path_factory):
 
 
 @pytest.mark.skipif(REDIS_SERVER is None, reason="the shared-storage test needs redis-server: apt-get install redis-server")
-def test_instances_sharing_a_redis_storage_share_their_counts(app, acme, redis_socket):
+def test_instances_sharing_a_redis_storage_share_their_counts(instance, acme, redis_socket):
     prefix = f"test{time.monotonic_ns()}"
-    one = _limited(app, RATELIMIT_STORAGE_URI=redis_socket, RATELIMIT_KEY_PREFIX=prefix).test_client()
-    two = _limited(app, RATELIMIT_STORAGE_URI=redis_socket, RATELIMIT_KEY_PREFIX=prefix).test_client()
+    one = _limited(instance, RATELIMIT_STORAGE_URI=redis_socket, RATELIMIT_KEY_PREFIX=prefix).test_client()
+    two = _limited(instance, RATELIMIT_STORAGE_URI=redis_socket, RATELIMIT_KEY_PREFIX=prefix).test_client()
     assert [_acs(one).status_code, _acs(two).status_code, _acs(one).status_code] == [400, 400, 400]
     assert _acs(two).status_code == 429

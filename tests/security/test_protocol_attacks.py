@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import update
 
 import tamper
-from siege import another_instance, set_tenant
+from siege import set_tenant
 from sp.extensions import db
 from sp.models import SamlRequest, User
 from support.journeys import SP_BASE, start_login
@@ -39,10 +39,10 @@ def test_a_replay_in_the_same_process_is_refused_whichever_browser_sends_it(sieg
     siege.refused(genuine, "saml.replay", client=app.test_client())
 
 
-def test_a_replay_to_another_instance_is_refused(siege, signed, app):
+def test_a_replay_to_another_instance_is_refused(siege, signed, instance):
     genuine = signed()
     siege.accepted(genuine)
-    other = another_instance(app)
+    other = instance()
     siege_there = type(siege)(other, other.test_client(), siege.builder)
     siege_there.refused(genuine, "saml.replay")
 

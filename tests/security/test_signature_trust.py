@@ -273,3 +273,18 @@ def test_a_weak_or_unknown_algorithm_named_after_signing_is_refused(siege, signe
     evil = tamper.clone(genuine)
     tamper.signature(tamper.assertion(evil)).find(f".//ds:{where}", NS).set("Algorithm", algorithm)
     siege.attack(genuine, evil, "saml.weak_algorithm")
+
+
+def test_a_digest_value_smuggled_outside_the_signature_is_not_the_one_checked(siege, signed):
+    # ruby-saml 2024 (CVE-2024-45409): a document-wide search for DigestValue found the attacker's.
+    import base64
+    import hashlib
+
+    genuine = signed(sign_response=False)
+    evil = tamper.rename_identity(tamper.clone(genuine))
+    changed = tamper.clone(tamper.assertion(evil))
+    tamper.strip_signature(changed)
+    digest = base64.b64encode(hashlib.sha256(etree.tostring(changed, method="c14n", exclusive=True)).digest()).decode()
+    decoy = etree.SubElement(etree.SubElement(tamper.extensions(evil), "{urn:example:evil}Holder"), f"{{{DS}}}DigestValue")
+    decoy.text = digest
+    siege.attack(genuine, evil, "saml.signature_invalid")

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import tamper
-from siege import TIME_LIMIT_SECONDS, MEMORY_LIMIT_KIB, another_instance
+from siege import MEMORY_LIMIT_KIB, TIME_LIMIT_SECONDS
 from sp.extensions import db
 from sp.models import SamlRequest
 from support.journeys import SP_BASE, start_login
@@ -198,8 +198,8 @@ def test_the_started_requests_cookie_reaches_the_cross_site_post_and_nothing_els
     assert "Domain=" not in cookie
 
 
-def test_over_plain_http_the_started_requests_cookie_is_lax(app, acme):
-    http = another_instance(app, SP_BASE_URL="http://127.0.0.1:5000")
+def test_over_plain_http_the_started_requests_cookie_is_lax(instance, acme):
+    http = instance(SP_BASE_URL="http://127.0.0.1:5000")
     response = http.test_client().get("/saml/acme/login", base_url="http://127.0.0.1:5000")
     cookie = next(value for value in response.headers.getlist("Set-Cookie") if "sp_saml_started" in value)
     assert cookie.startswith("sp_saml_started=") and "SameSite=Lax" in cookie and "Secure" not in cookie
@@ -291,3 +291,17 @@ def test_refusal_reasons_are_logged_on_one_line_whatever_the_attacker_puts_in_th
     siege.refused(signed(destination="https://evil.example/\nERROR forged log line"), "saml.destination_mismatch")
     [record] = [r for r in caplog.records if "saml.destination_mismatch" in r.getMessage()]
     assert "\n" not in record.getMessage() and "\\n" in record.getMessage()
+
+
+@pytest.mark.parametrize("message,code", [
+    ("!!", "saml.malformed"),
+    (tamper.b64(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>"), "saml.forbidden_markup"),
+    (tamper.b64(b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" Version="2.0"><samlp:Status>'
+                b'<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:Response>'),
+     "saml.assertion_count"),
+])
+def test_a_json_client_gets_the_code_and_the_generic_message_and_nothing_else(client, acme, message, code):
+    response = client.post("/saml/acme/acs", data={"SAMLResponse": message}, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": code, "message": "Your sign-in could not be completed. Please try again "
+                                   "from the start, or contact your administrator."}
