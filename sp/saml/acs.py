@@ -1,10 +1,12 @@
 """Consume a SAML Response: the decisions of the Assertion Consumer Service.
 
-Order matters. Cheap structural checks run first and refuse dangerous signatures before any
-transform runs; then the profile checks (ours, stricter than python3-saml's); then python3-saml
-verifies the signature against every trusted certificate; only then do we touch the database,
-in one transaction that inserts the replay key, consumes the request, provisions the user and
-opens the session. Any refusal rolls all of it back.
+Order matters. The raw document is checked before python3-saml's parser can hide anything
+(comments, processing instructions) or decrypt anything; cheap structural checks then refuse
+dangerous signatures before any transform runs; then the profile checks (ours, stricter than
+python3-saml's) and the policy (IdP-initiated allowed, request started in this browser); then
+python3-saml verifies the signature against every trusted certificate; only then do we touch
+the database, in one transaction that inserts the replay key, consumes the request, provisions
+the user and opens the session. Any refusal rolls all of it back.
 """
 
 from __future__ import annotations

@@ -89,6 +89,13 @@ def test_a_utf16_encoded_response_is_refused(siege, signed):
     siege.attack(genuine, text.encode("utf-16"), "saml.malformed")
 
 
+def test_a_utf16_response_without_byte_order_mark_cannot_hide_a_comment_from_the_markup_check(siege, signed):
+    genuine = signed()
+    text = tamper.replace_text(tamper.xml(genuine), "alice@acme.example</saml:NameID>",
+                               "alice@<!-- x -->acme.example</saml:NameID>").decode()
+    siege.attack(genuine, text.encode("utf-16-le"), "saml.malformed")
+
+
 @pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-7", "IBM037"])
 def test_a_declared_encoding_other_than_utf8_is_refused(siege, signed, encoding):
     genuine = signed()

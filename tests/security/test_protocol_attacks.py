@@ -244,7 +244,7 @@ def test_an_ancient_assertion_with_a_long_lifetime_is_refused(siege, signed):
 
 
 @pytest.mark.parametrize("value", ["2024-13-45T10:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
-                                   "2030-01-01T00:00:00+01:00", "tomorrow", "2030-01-01T00:00:00.1234567890123Z"])
+                                   "2030-01-01T00:00:00+01:00", "tomorrow", "2030-02-30T00:00:00Z"])
 @pytest.mark.parametrize("where", ["IssueInstant", "NotOnOrAfter", "SessionNotOnOrAfter"])
 def test_a_nonsense_date_is_a_clean_refusal_never_a_crash(siege, signed, value, where):
     genuine = signed()
