@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres bench upgrade clean
+.PHONY: install run test test-postgres bench fuzz upgrade clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test-postgres: install
 ## Benchmarks, side by side in one run (not part of make test).
 bench: install
 	$(BIN)/python bench/run.py
+
+## Fuzz the ACS and the IdP metadata importer for FUZZ_SECONDS (default 90): no input may cause a 5xx or a crash.
+FUZZ_SECONDS ?= 90
+fuzz: install
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -W error -q -p no:cacheprovider tests/security/fuzz_long.py $(PYTEST_ARGS)
 
 ## Apply migrations to DATABASE_URL (default: instance/sp.sqlite3).
 upgrade: install

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import config, database, errors, security_headers, templating
+from . import config, database, errors, rate_limits, security_headers, templating
 from .extensions import csrf, db, login_manager, migrate
 
 
@@ -37,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     cli.register(app)
     errors.register(app)
+    rate_limits.init_app(app)
     security_headers.init_app(app)
     templating.init_app(app)
     return app

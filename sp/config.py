@@ -64,7 +64,9 @@ def load(app: Flask, test_config: dict | None) -> None:
     config.setdefault("SAML_MAX_ASSERTION_AGE_SECONDS", 600)
     config.setdefault("SAML_MAX_RESPONSE_BYTES", 256 * 1024)
     config.setdefault("SESSION_LIFETIME_SECONDS", 8 * 3600)
-    config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # Flask's defaults already hold MAX_CONTENT_LENGTH (None: unlimited), so setdefault would keep that.
+    if config.get("MAX_CONTENT_LENGTH") is None:
+        config["MAX_CONTENT_LENGTH"] = int(env.get("MAX_CONTENT_LENGTH") or 1024 * 1024)
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     # IdP metadata: the largest aggregate we stream through (eduGAIN is about 100 MB).
     config.setdefault("IDP_METADATA_MAX_BYTES", int(env.get("IDP_METADATA_MAX_BYTES") or 256 * 1024 * 1024))
@@ -80,6 +82,16 @@ def load(app: Flask, test_config: dict | None) -> None:
     config.setdefault("OPS_SESSION_LIFETIME_SECONDS", 8 * 3600)
     config.setdefault("OPS_MAX_FAILED_SIGN_INS", 5)
     config.setdefault("OPS_LOCKOUT_SECONDS", 15 * 60)
+    # Rate limits per client IP (sp/rate_limits.py); memory:// counts per process, redis:// is shared.
+    config.setdefault("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED", "on").lower() not in ("0", "off", "false", "no"))
+    config.setdefault("RATELIMIT_STORAGE_URI", env.get("RATELIMIT_STORAGE_URI") or "memory://")
+    config.setdefault("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN") or "60 per minute")
+    config.setdefault("RATELIMIT_ACS", env.get("RATELIMIT_ACS") or "60 per minute")
+    config.setdefault("RATELIMIT_KEY_PREFIX", "sp")
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # How many reverse proxies in front of us append to X-Forwarded-For (0: trust none of it).
+    config.setdefault("TRUSTED_PROXIES", int(env.get("TRUSTED_PROXIES") or 0))
     if test_config:
         config.update(test_config)
     if not config.get("SECRET_KEY"):

@@ -116,6 +116,16 @@ RequestExpired = _saml("saml.request_expired", "RequestExpired", "InResponseTo n
 InResponseToMismatch = _saml(
     "saml.in_response_to_mismatch", "InResponseToMismatch", "The Response and its SubjectConfirmation disagree on InResponseTo."
 )
+ForbiddenMarkup = _saml(
+    "saml.forbidden_markup", "ForbiddenMarkup", "A DTD, entity, comment, processing instruction or CDATA section."
+)
+ContentOutsideAssertion = _saml(
+    "saml.content_outside_assertion", "ContentOutsideAssertion", "Assertion content (NameID, attributes...) outside the assertion."
+)
+ValueTooLong = _saml("saml.value_too_long", "ValueTooLong", "A NameID, Format or SessionIndex longer than we store.")
+RequestOtherBrowser = _saml(
+    "saml.request_other_browser", "RequestOtherBrowser", "InResponseTo names a request this browser did not start."
+)
 RejectedByToolkit = _saml("saml.invalid", "RejectedByToolkit", "python3-saml refused the response for a reason we do not map.")
 
 
@@ -155,19 +165,24 @@ def render_error(status: int, code: str, message: str, ref: str | None = None):
     return render_template("error.html", status=status, code=code, message=message, ref=ref), status
 
 
+def one_line(text: str) -> str:
+    """text with control and other unprintable characters escaped: attackers cannot forge log lines."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def register(app: Flask) -> None:
     """Install the handlers that turn every error into a clean 4xx/5xx page."""
 
     @app.errorhandler(SPError)
     def handle_sp_error(error: SPError):
         db.session.rollback()
-        log.log(error.log_level, "%s %s: %s", request.path, error.code, error.reason)
+        log.log(error.log_level, "%s %s: %s", one_line(request.path), error.code, one_line(error.reason))
         return render_error(error.status, error.code, error.message, error.ref)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):
         db.session.rollback()
-        log.warning("%s request.csrf: %s", request.path, error.description)
+        log.warning("%s request.csrf: %s", one_line(request.path), error.description)
         return render_error(400, "request.csrf", "This form expired or was sent from another site. Go back, reload the page and try again.")
 
     @app.errorhandler(HTTPException)
@@ -179,6 +194,6 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         db.session.rollback()
-        log.exception("unhandled error on %s", request.path)
+        log.exception("unhandled error on %s", one_line(request.path))
         return render_error(500, "internal", "Something went wrong on our side. Please try again.",
                             getattr(error, "ref", None))

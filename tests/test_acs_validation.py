@@ -11,7 +11,10 @@ from datetime import timedelta
 
 import pytest
 
-from sp.models import AuditEvent, ReplayEntry, User, UserSession
+from sp import clock
+from sp.extensions import db
+from sp.models import AuditEvent, ReplayEntry, SamlRequest, User, UserSession
+from sp.saml import request_store
 from support.journeys import SP_BASE, add_tenant, post_acs, rows, start_login
 from support.keys import make_key_pair
 from support.saml_builder import ResponseBuilder
@@ -57,14 +60,25 @@ def test_a_refused_message_never_writes_the_replay_cache(client, app, acme, buil
 
 # --- InResponseTo and IdP-initiated -------------------------------------------------------
 
-def test_an_answer_to_a_request_we_never_sent_is_refused(client, app, acme, builder):
-    refused(app, post_acs(client, acme, builder.b64(in_response_to="_never_sent")), "saml.request_unknown")
+def test_an_answer_to_a_request_this_browser_never_started_is_refused(client, app, acme, builder):
+    # Login CSRF: an attacker's own IdP answer, posted from the victim's browser, finishes nothing.
+    refused(app, post_acs(client, acme, builder.b64(in_response_to="_never_sent")), "saml.request_other_browser")
+    request_id = start_login(app.test_client(), acme)  # another browser started this one
+    refused(app, post_acs(client, acme, builder.b64(in_response_to=request_id)), "saml.request_other_browser")
+
+
+def test_an_answer_to_a_request_the_database_no_longer_knows_is_refused(client, app, acme, builder):
+    request_id = start_login(client, acme)
+    with app.app_context():
+        request_store.purge(clock.utcnow() + timedelta(days=1))
+        db.session.commit()
+    refused(app, post_acs(client, acme, builder.b64(in_response_to=request_id)), "saml.request_unknown")
 
 
 def test_a_request_is_answered_once(client, app, acme, builder):
     request_id = start_login(client, acme, "/a")
     assert post_acs(client, acme, builder.b64(in_response_to=request_id)).status_code == 303
-    second = post_acs(app.test_client(), acme, builder.b64(in_response_to=request_id, name_id="mallory@acme.example"))
+    second = post_acs(client, acme, builder.b64(in_response_to=request_id, name_id="mallory@acme.example"))
     assert second.status_code == 400 and b"saml.request_reused" in second.data
     assert [u.name_id for u in rows(app, User)] == ["alice@acme.example"]
 
@@ -76,8 +90,11 @@ def test_an_answer_to_another_tenants_request_is_refused(client, app, acme, buil
 
 
 def test_an_answer_to_an_expired_request_is_refused(client, app, acme, builder):
-    app.config["SAML_REQUEST_TTL_SECONDS"] = -1
     request_id = start_login(client, acme)
+    with app.app_context():
+        record = db.session.get(SamlRequest, request_id)
+        record.expires_at = clock.utcnow() - timedelta(seconds=1)
+        db.session.commit()
     refused(app, post_acs(client, acme, builder.b64(in_response_to=request_id)), "saml.request_expired")
 
 
@@ -244,7 +261,7 @@ def test_a_dtd_is_refused_before_anything_else(client, app, acme, builder):
     xml = builder.build()
     doctype = b'<!DOCTYPE r [<!ENTITY x "boom">]>'
     hostile = xml.replace(b"<samlp:Response", doctype + b"<samlp:Response", 1)
-    refused(app, post_acs(client, acme, base64.b64encode(hostile).decode()), "saml.malformed")
+    refused(app, post_acs(client, acme, base64.b64encode(hostile).decode()), "saml.forbidden_markup")
 
 
 def test_an_oversized_response_is_refused(client, app, acme):

@@ -22,7 +22,10 @@ def second_instance(database, settings_dir):
 
 def test_a_login_started_on_one_instance_completes_on_another(client, app, acme, builder, second_instance):
     request_id = start_login(client, acme, "/from-a")
+    # The same browser (its cookies), whose next request a load balancer sends to instance B.
     on_b = second_instance.test_client()
+    started = client.get_cookie("__Host-sp_saml_started", domain="sp.example.com")
+    on_b.set_cookie(started.key, started.value, domain="sp.example.com")
     landed = post_acs(on_b, acme, builder.b64(in_response_to=request_id))
     assert landed.status_code == 303 and landed.headers["Location"] == "/from-a"
     assert on_b.get("/me").status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from lxml import etree
 
 from sp import errors
 from sp.saml import validation
@@ -22,7 +23,9 @@ EXPECT = validation.Expectations(
 
 
 def check(builder, **changes):
-    root = builder.build_tree(builder.spec(now=NOW, **changes))
+    xml = builder.build(builder.spec(now=NOW, **changes))
+    validation.check_document(xml)
+    root = etree.fromstring(xml)
     assertion = validation.check_structure(root)
     return validation.check_response(root, assertion, EXPECT, NOW)
 

@@ -1,10 +1,12 @@
 """Consume a SAML Response: the decisions of the Assertion Consumer Service.
 
-Order matters. Cheap structural checks run first and refuse dangerous signatures before any
-transform runs; then the profile checks (ours, stricter than python3-saml's); then python3-saml
-verifies the signature against every trusted certificate; only then do we touch the database,
-in one transaction that inserts the replay key, consumes the request, provisions the user and
-opens the session. Any refusal rolls all of it back.
+Order matters. The raw document is checked before python3-saml's parser can hide anything
+(comments, processing instructions) or decrypt anything; cheap structural checks then refuse
+dangerous signatures before any transform runs; then the profile checks (ours, stricter than
+python3-saml's) and the policy (IdP-initiated allowed, request started in this browser); then
+python3-saml verifies the signature against every trusted certificate; only then do we touch
+the database, in one transaction that inserts the replay key, consumes the request, provisions
+the user and opens the session. Any refusal rolls all of it back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -73,14 +76,21 @@ def decode_form_value(value: str | None, limit: int) -> str:
     return compact.decode("ascii")
 
 
-def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime, attempt: Attempt) -> Login:
+def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime, attempt: Attempt,
+            *, started_here: Collection[str]) -> Login:
     """Validate a posted Response for tenant and sign the user in.
 
+    `started_here` holds the IDs of the AuthnRequests this browser sent (see `started`): a
+    response to any other request is refused (login CSRF).
     Raises an SPError subclass for every refusal; nothing is written to the database then.
     `attempt` is filled in as facts are learned, so the caller can trace a refusal.
     """
     config = current_app.config
     encoded = decode_form_value(saml_response, config["SAML_MAX_RESPONSE_BYTES"])
+    raw = base64.b64decode(encoded)
+    if len(raw) > config["SAML_MAX_RESPONSE_BYTES"]:
+        raise errors.MessageTooLarge(f"the SAMLResponse is larger than the {config['SAML_MAX_RESPONSE_BYTES']} bytes we accept")
+    validation.check_document(raw)
     idp = trust.idp_of(tenant)
     sp = trust.sp_config(tenant)
     idp_cfg = trust.idp_config(idp)
@@ -99,6 +109,11 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
         raise errors.UnsolicitedRefused(
             "the IdP sent a sign-in this organisation did not ask for (IdP-initiated), and IdP-initiated "
             "sign-in is turned off for it; start from the SP's login page, or turn it on"
+        )
+    if facts.in_response_to is not None and facts.in_response_to not in started_here:
+        raise errors.RequestOtherBrowser(
+            "the response answers a sign-in request this browser did not start (or started too long ago): "
+            "possible login CSRF, or the cookie was lost; start the sign-in again from this browser"
         )
     toolkit.verify(response, sp, idp_cfg, facts.in_response_to)
     attempt.verifying_certificate = toolkit.verifying_certificate(root, idp_cfg)
@@ -148,7 +163,8 @@ def _clock_difference(issue_instant: str | None, now: datetime) -> float | None:
     return None if instant is None else round((instant - now).total_seconds(), 1)
 
 
-def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime) -> Login:
+def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime,
+            *, started_here: Collection[str]) -> Login:
     """Consume a Response and leave a login trace whatever happens.
 
     The trace is written after the login's transaction has committed or rolled back; a refusal
@@ -156,7 +172,7 @@ def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
     """
     tenant_id, attempt = tenant.id, Attempt()
     try:
-        done = consume(tenant, saml_response, relay_state, now, attempt)
+        done = consume(tenant, saml_response, relay_state, now, attempt, started_here=started_here)
     except errors.SPError as error:
         trace = traces.record(tenant_id, attempt, result="refused", code=error.code, reason=error.reason, now=now)
         error.ref = trace.ref if trace else None

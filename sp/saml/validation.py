@@ -3,8 +3,10 @@
 python3-saml 1.16.0 in strict mode still accepts: a Destination that merely starts with our ACS,
 a Recipient that merely contains it, no AudienceRestriction at all, no NotOnOrAfter anywhere,
 signatures whose transforms it runs before checking anything (XSLT, XPath), a fixed 300 s clock
-drift, and no replay protection. This module refuses all of those. It runs *before* the
-signature is verified, so everything here is cheap and only ever refuses: acceptance still
+drift, and no replay protection. Its parser silently drops comments and processing instructions
+(unsigned markup an attacker may add), and its constructor decrypts an EncryptedAssertion with
+our private key before anything is checked. This module refuses all of those. It runs *before*
+the signature is verified, so everything here is cheap and only ever refuses: acceptance still
 requires python3-saml's signature verification afterwards (see `toolkit.verify`).
 
 Every function takes `now`, so tests can freeze time.
@@ -50,10 +52,26 @@ CANONICALISATIONS = frozenset({
     "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
     "http://www.w3.org/2006/12/xml-c14n11",
 })
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 # Only these transforms may run: no XPath, XSLT, base64 or XPointer (a pre-authentication DoS).
-TRANSFORMS = CANONICALISATIONS | {"http://www.w3.org/2000/09/xmldsig#enveloped-signature"}
+TRANSFORMS = CANONICALISATIONS | {ENVELOPED}
+XENC = "http://www.w3.org/2001/04/xmlenc#"
 
 _SAML_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
+# Years outside this range are nonsense in a SAML message and would overflow date arithmetic.
+_YEARS = range(1970, 9000)
+# The widest values our database columns hold (User.name_id, name_id_format, UserSession.session_index).
+MAX_NAME_ID = 512
+MAX_NAME_ID_FORMAT = 255
+MAX_SESSION_INDEX = 255
+_XML_DECLARATION = re.compile(rb"^<\?xml\s[^<>]*?\?>")
+_DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]*)[\"']")
+_UTF8_NAMES = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii"})
+_DOCUMENT_PARSER_OPTIONS = dict(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
+    remove_comments=False, remove_pis=False, strip_cdata=False,
+)
 
 
 @dataclass(frozen=True)
@@ -87,9 +105,14 @@ def parse_saml_time(value: str | None) -> datetime | None:
         return None
     match = _SAML_TIME.match(value.strip())
     if not match:
-        raise errors.SchemaInvalid(f"the time value {value!r} is not a UTC xs:dateTime")
+        raise errors.SchemaInvalid(f"the time value {value[:64]!r} is not a UTC xs:dateTime")
     whole, fraction = match.groups()
-    stamp = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    try:
+        stamp = datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise errors.SchemaInvalid(f"the time value {value[:64]!r} is not a real date and time") from None
+    if stamp.year not in _YEARS:
+        raise errors.SchemaInvalid(f"the time value {value[:64]!r} is out of range")
     if fraction:
         stamp += timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
     return stamp
@@ -102,11 +125,48 @@ def _describe_offset(seconds: float) -> str:
     return f"{seconds:.0f} seconds"
 
 
+def check_document(xml: bytes) -> None:
+    """Check the raw XML before any parser that hides things from us (python3-saml's) sees it.
+
+    A genuine Response is plain UTF-8 elements, attributes and text. DTDs (XXE, billion laughs),
+    comments, processing instructions and CDATA sections are refused: canonicalisation leaves
+    comments out of the signature, python3-saml's parser drops comments and processing
+    instructions before verifying, and each is a way to make two readers see different text.
+    Encrypted parts are refused here, before python3-saml would decrypt them with our key.
+
+    Raises MalformedMessage, ForbiddenMarkup or EncryptedAssertionUnsupported.
+    """
+    body = xml[3:] if xml.startswith(b"\xef\xbb\xbf") else xml
+    if b"\x00" in body or body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise errors.MalformedMessage("the message is not UTF-8 (it looks like UTF-16 or UTF-32)")
+    declaration = _XML_DECLARATION.match(body)
+    if declaration:
+        encoding = _DECLARED_ENCODING.search(declaration.group(0))
+        if encoding and encoding.group(1).lower() not in _UTF8_NAMES:
+            raise errors.MalformedMessage(f"the message declares the encoding {encoding.group(1)[:40]!r}; only UTF-8 is accepted")
+        body = body[declaration.end():]
+    # In well-formed XML a raw '<' only opens markup: '<!' is a DTD, comment or CDATA, '<?' a PI.
+    for marker, what in ((b"<!DOCTYPE", "a DTD"), (b"<!ENTITY", "an entity declaration"), (b"<!--", "a comment"),
+                         (b"<![CDATA[", "a CDATA section"), (b"<?", "a processing instruction"), (b"<!", "a declaration")):
+        if marker in body:
+            raise errors.ForbiddenMarkup(f"the message contains {what}, which a SAML Response never needs")
+    try:
+        root = etree.fromstring(xml, etree.XMLParser(**_DOCUMENT_PARSER_OPTIONS))
+    except (etree.XMLSyntaxError, ValueError) as error:
+        raise errors.MalformedMessage(f"the SAMLResponse is not well-formed XML: {str(error)[:200]}") from None
+    for element in root.iter(SAML + "EncryptedAssertion", SAML + "EncryptedID", SAML + "EncryptedAttribute",
+                             "{%s}EncryptedData" % XENC, "{%s}EncryptedKey" % XENC):
+        raise errors.EncryptedAssertionUnsupported(
+            f"the IdP encrypted part of the message ({etree.QName(element).localname}); encryption is not "
+            "supported yet: turn assertion encryption off for this application in the IdP"
+        )
+
+
 def check_structure(root: etree._Element) -> etree._Element:
     """Check the message's shape and signatures' shapes; return the one assertion.
 
     Raises MalformedMessage, AssertionCount, EncryptedAssertionUnsupported, DuplicateId,
-    SignatureMissing, SignatureStructure or WeakAlgorithm.
+    ContentOutsideAssertion, SignatureMissing, SignatureStructure or WeakAlgorithm.
     """
     if root.tag != SAMLP + "Response":
         raise errors.MalformedMessage(f"the message is a {etree.QName(root).localname}, not a samlp:Response")
@@ -135,6 +195,7 @@ def check_structure(root: etree._Element) -> etree._Element:
         if value in seen_ids:
             raise errors.DuplicateId(f"two elements carry the ID {value!r}")
         seen_ids.add(value)
+    _check_nothing_outside(root, assertion)
 
     signatures = list(root.iter(DS + "Signature"))
     if not signatures:
@@ -144,6 +205,24 @@ def check_structure(root: etree._Element) -> etree._Element:
     for signature in signatures:
         _check_signature_shape(signature, root, assertion)
     return assertion
+
+
+def _check_nothing_outside(root: etree._Element, assertion: etree._Element) -> None:
+    """Refuse assertion content (NameID, attributes, statements...) anywhere but in the one assertion.
+
+    When only the assertion is signed the rest of the Response is not: identity placed there is
+    the attacker's, and a reader that looks for it by a loose path would find it.
+    """
+    for child in root.iterchildren(tag=etree.Element):
+        if child is assertion:
+            continue
+        for element in child.iter(SAML + "*"):
+            if element is child and element.tag == SAML + "Issuer":
+                continue
+            raise errors.ContentOutsideAssertion(
+                f"a saml:{etree.QName(element).localname} sits outside the assertion (in "
+                f"{etree.QName(child).localname}), where no signature covers it"
+            )
 
 
 def _check_signature_shape(signature: etree._Element, root: etree._Element, assertion: etree._Element) -> None:
@@ -169,6 +248,7 @@ def _check_signature_shape(signature: etree._Element, root: etree._Element, asse
     c14n = signed_info.find(DS + "CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") not in CANONICALISATIONS:
         raise errors.SignatureStructure("a signature with a canonicalisation method we do not allow")
+    _check_c14n_parameters(c14n)
     method = signed_info.find(DS + "SignatureMethod")
     algorithm = method.get("Algorithm") if method is not None else None
     if algorithm not in SIGNATURE_METHODS:
@@ -176,21 +256,37 @@ def _check_signature_shape(signature: etree._Element, root: etree._Element, asse
             f"the signature uses {algorithm or 'no algorithm'}; we accept RSA or ECDSA with SHA-256 or stronger"
         )
     transforms = references[0].find(DS + "Transforms")
-    if transforms is not None:
-        for transform in transforms:
-            if not isinstance(transform.tag, str):
-                continue
-            if transform.tag != DS + "Transform" or transform.get("Algorithm") not in TRANSFORMS:
-                raise errors.SignatureStructure(
-                    f"a signature transform we refuse to run: {transform.get('Algorithm')!r} "
-                    "(only enveloped-signature and canonicalisation are allowed)"
-                )
-            if len(transform):
-                raise errors.SignatureStructure("a signature transform with parameters")
+    algorithms: list[str | None] = []
+    for transform in (transforms if transforms is not None else ()):
+        if not isinstance(transform.tag, str):
+            continue
+        if transform.tag != DS + "Transform" or transform.get("Algorithm") not in TRANSFORMS:
+            raise errors.SignatureStructure(
+                f"a signature transform we refuse to run: {str(transform.get('Algorithm'))[:100]!r} "
+                "(only enveloped-signature and canonicalisation are allowed)"
+            )
+        _check_c14n_parameters(transform)
+        algorithms.append(transform.get("Algorithm"))
+    # An enveloped signature needs exactly the enveloped transform, then at most one canonicalisation.
+    if ENVELOPED not in algorithms or len(algorithms) > 2 or len(set(algorithms)) != len(algorithms):
+        raise errors.SignatureStructure(
+            f"a signature with {len(algorithms)} transforms; expected enveloped-signature and at most one canonicalisation"
+        )
     digest = references[0].find(DS + "DigestMethod")
     digest_algorithm = digest.get("Algorithm") if digest is not None else None
     if digest_algorithm not in DIGEST_METHODS:
         raise errors.WeakAlgorithm(f"the signature digests with {digest_algorithm or 'nothing'}; SHA-256 or stronger is required")
+
+
+def _check_c14n_parameters(method: etree._Element) -> None:
+    """Allow no parameters but exclusive canonicalisation's InclusiveNamespaces PrefixList (Okta sends it)."""
+    children = [child for child in method if isinstance(child.tag, str)]
+    if not children:
+        return
+    only = children[0]
+    if (len(children) > 1 or method.get("Algorithm") != EXC_C14N or only.tag != "{%s}InclusiveNamespaces" % EXC_C14N
+            or len(only) or set(only.attrib) - {"PrefixList"}):
+        raise errors.SignatureStructure("a signature transform or canonicalisation with parameters we do not allow")
 
 
 def _text(element: etree._Element | None) -> str | None:
@@ -231,6 +327,10 @@ def check_response(
         raise errors.EncryptedAssertionUnsupported("the IdP encrypted the NameID; turn NameID encryption off")
     if len(name_ids) != 1 or not _text(name_ids[0]):
         raise errors.NameIdMissing("the assertion's Subject has no NameID, or an empty one")
+    if len(_text(name_ids[0])) > MAX_NAME_ID or len(name_ids[0].get("Format") or "") > MAX_NAME_ID_FORMAT:
+        raise errors.ValueTooLong(
+            f"the NameID is longer than {MAX_NAME_ID} characters, or its Format longer than {MAX_NAME_ID_FORMAT}"
+        )
 
     confirmation_until = _check_subject_confirmation(subject, in_response_to, expect, now)
     conditions_until = _check_conditions(assertion, expect, now)
@@ -322,9 +422,12 @@ def _check_subject_confirmation(
                     f"the assertion is meant for {recipient} but this tenant's ACS is {expect.acs_url}"
                 )
             confirmation_irt = data.get("InResponseTo")
-            if confirmation_irt is not None and confirmation_irt != in_response_to:
+            # Both ways: when only the assertion is signed, the Response's InResponseTo is the
+            # attacker's to add, and would turn an unsolicited assertion into a solicited one.
+            if confirmation_irt != in_response_to:
                 raise errors.InResponseToMismatch(
-                    "the SubjectConfirmationData answers a different request than the Response"
+                    "the SubjectConfirmationData and the Response disagree on which request they answer "
+                    f"(Response: {str(in_response_to)[:80]!r}, SubjectConfirmationData: {str(confirmation_irt)[:80]!r})"
                 )
             not_on_or_after = parse_saml_time(data.get("NotOnOrAfter"))
             if not_on_or_after is None:
@@ -387,6 +490,8 @@ def _check_authn_statement(assertion: etree._Element, skew: timedelta, now: date
     statements = assertion.findall(SAML + "AuthnStatement")
     if len(statements) != 1:
         raise errors.AuthnStatementInvalid(f"the assertion has {len(statements)} AuthnStatements; exactly one is required")
+    if len(statements[0].get("SessionIndex") or "") > MAX_SESSION_INDEX:
+        raise errors.ValueTooLong(f"the SessionIndex is longer than {MAX_SESSION_INDEX} characters")
     session_until = parse_saml_time(statements[0].get("SessionNotOnOrAfter"))
     if session_until is not None and now >= session_until + skew:
         raise errors.Expired("the IdP session in the assertion has ended (SessionNotOnOrAfter)")

@@ -12,7 +12,7 @@ from .. import clock
 from ..extensions import csrf, db
 from ..redirects import safe_next
 from ..security_headers import csp
-from . import acs, request_store, toolkit, trust
+from . import acs, request_store, started, toolkit, trust
 from . import bp
 
 
@@ -34,18 +34,19 @@ def login():
     request_store.remember(tenant, outgoing.request_id, next_path, now, ttl)
     db.session.commit()
     if outgoing.binding == toolkit.BINDING_REDIRECT:
-        return _no_store(redirect(outgoing.url, code=302))
+        return _no_store(started.remember(redirect(outgoing.url, code=302), outgoing.request_id))
     page = make_response(render_template("saml/autopost.html", url=outgoing.url, fields=outgoing.fields, idp=idp))
     target = urlsplit(outgoing.url)
     page.headers["Content-Security-Policy"] = csp(f"'self' {target.scheme}://{target.netloc}")
-    return _no_store(page)
+    return _no_store(started.remember(page, outgoing.request_id))
 
 
 @bp.post("/acs", endpoint="acs")
 @csrf.exempt  # a cross-site POST from the IdP; the signature and the checks in acs protect it
 def assertion_consumer():
     """Consume a Response (solicited or IdP-initiated) and sign the user in."""
-    done = acs.sign_in(g.tenant, request.form.get("SAMLResponse"), request.form.get("RelayState"), clock.utcnow())
+    done = acs.sign_in(g.tenant, request.form.get("SAMLResponse"), request.form.get("RelayState"), clock.utcnow(),
+                       started_here=started.ids())
     session.clear()  # a new session at each login: nothing from before survives
     login_user(done.signed_in)
     session.permanent = False

@@ -41,6 +41,8 @@ def make_app(database: str, settings_dir: str, **overrides):
         "SAML_SETTINGS_DIR": settings_dir,
         # Cheap operator password hashes: the default argon2id costs ~0.1-0.4 s per sign-in.
         "OPS_ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+        # Off except in the tests of the limits themselves (tests/security/test_rate_limits.py).
+        "RATELIMIT_ENABLED": False,
     }
     config.update(overrides)
     app = create_app(config)

@@ -70,6 +70,8 @@ class ResponseSpec:
     sign_response: bool = True
     sign_alg: str = "rsa-sha256"
     digest_alg: str = "sha256"
+    # Okta-style InclusiveNamespaces PrefixList on the exc-c14n transform, e.g. ["xs"].
+    inclusive_prefixes: list[str] | None = None
 
 
 class ResponseBuilder:
@@ -170,13 +172,14 @@ class ResponseBuilder:
                     etree.SubElement(attribute, f"{{{SAML}}}AttributeValue").text = value
 
         if spec.sign_assertion:
-            self.sign(assertion, spec.sign_alg, spec.digest_alg)
+            self.sign(assertion, spec.sign_alg, spec.digest_alg, inclusive_prefixes=spec.inclusive_prefixes)
         if spec.sign_response:
-            self.sign(response, spec.sign_alg, spec.digest_alg)
+            self.sign(response, spec.sign_alg, spec.digest_alg, inclusive_prefixes=spec.inclusive_prefixes)
         return response
 
     def sign(self, element: etree._Element, sign_alg: str = "rsa-sha256", digest_alg: str = "sha256",
-             key_pem: bytes | None = None, cert_pem: bytes | None = None) -> etree._Element:
+             key_pem: bytes | None = None, cert_pem: bytes | None = None,
+             inclusive_prefixes: list[str] | None = None) -> etree._Element:
         """Add an enveloped signature right after element's Issuer (where the schema wants it)."""
         signature = xmlsec.template.create(element, xmlsec.constants.TransformExclC14N, SIGN_ALGS[sign_alg])
         issuer = element.find(f"{{{SAML}}}Issuer")
@@ -186,7 +189,9 @@ class ResponseBuilder:
             element.insert(0, signature)
         reference = xmlsec.template.add_reference(signature, DIGEST_ALGS[digest_alg], uri="#" + element.get("ID"))
         xmlsec.template.add_transform(reference, xmlsec.constants.TransformEnveloped)
-        xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
+        c14n = xmlsec.template.add_transform(reference, xmlsec.constants.TransformExclC14N)
+        if inclusive_prefixes:
+            xmlsec.template.transform_add_c14n_inclusive_namespaces(c14n, inclusive_prefixes)
         key_info = xmlsec.template.ensure_key_info(signature)
         xmlsec.template.add_x509_data(key_info)
         key = xmlsec.Key.from_memory(key_pem or self.key_pem, xmlsec.constants.KeyDataFormatPem)

@@ -1,0 +1,133 @@
+"""The attack harness (fixtures in conftest.py): post a hostile message, then prove it changed nothing and was refused for the right reason.
+
+`siege.refused(...)` posts one message and asserts: the expected 4xx status and stable error
+code, no new session (the browser is who it was before), no user/group/session/replay/request/
+audit row created or changed, and
+bounded time and memory. `siege.accepted(...)` is the positive control: the same message left
+untouched must sign the user in. Posting the attack *before* its control also proves the
+rejected message did not write the replay cache: otherwise the control would be a replay.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import resource
+import time
+from dataclasses import dataclass
+
+from lxml import etree
+from sqlalchemy import select
+
+from sp.extensions import db
+from sp.models import AuditEvent, ReplayEntry, SamlRequest, User, UserGroup, UserSession
+
+# The issue's bound, per request; generous for a shared 2-core machine (real cases take milliseconds).
+TIME_LIMIT_SECONDS = 1.0
+# Growth of the process's peak RSS one request may cause (a billion-laughs expansion would be GBs).
+MEMORY_LIMIT_KIB = 64 * 1024
+_CODE_IN_PAGE = re.compile(rb"Error code: <code>([a-z0-9_.]+)</code>")
+
+
+@dataclass
+class Outcome:
+    status: int
+    code: str | None
+    seconds: float
+    rss_growth_kib: int
+    location: str | None
+
+
+class Siege:
+    """Posts messages to a tenant's ACS and checks what they did (see the module docstring)."""
+
+    def __init__(self, app, client, builder) -> None:
+        self.app, self.client, self.builder = app, client, builder
+
+    def state(self) -> dict:
+        """Everything a login could write, in a comparable form."""
+        with self.app.app_context():
+            users = db.session.execute(
+                select(User.id, User.tenant_id, User.name_id, User.email, User.display_name, User.group_id,
+                       User.group_source, User.active, User.last_login_at).order_by(User.id)
+            ).all()
+            return {
+                "users": [tuple(row) for row in users],
+                "groups": [tuple(r) for r in db.session.execute(select(UserGroup.id, UserGroup.name).order_by(UserGroup.id))],
+                "sessions": db.session.scalar(select(db.func.count()).select_from(UserSession)),
+                "replay": sorted(db.session.scalars(select(ReplayEntry.key))),
+                "requests": sorted(tuple(r) for r in db.session.execute(select(SamlRequest.id, SamlRequest.used_at))),
+                "audit": db.session.scalar(select(db.func.count()).select_from(AuditEvent)),
+            }
+
+    def post(self, message, *, slug: str = "acme", relay_state: str | None = None, client=None,
+             accept: str = "text/html") -> tuple[object, Outcome]:
+        """POST message (lxml tree, XML bytes or a ready form value) to slug's ACS; time and measure it."""
+        if isinstance(message, etree._Element):
+            message = etree.tostring(message)
+        value = base64.b64encode(message).decode() if isinstance(message, bytes) else message
+        data = {"SAMLResponse": value}
+        if relay_state is not None:
+            data["RelayState"] = relay_state
+        browser = client or self.client
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        response = browser.post(f"/saml/{slug}/acs", data=data, headers={"Accept": accept})
+        seconds = time.perf_counter() - started
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+        code = None
+        if response.is_json:
+            code = response.get_json().get("error")
+        else:
+            found = _CODE_IN_PAGE.search(response.data)
+            code = found.group(1).decode() if found else None
+        return response, Outcome(response.status_code, code, seconds, growth, response.headers.get("Location"))
+
+    def refused(self, message, code: str, *, status: int = 400, slug: str = "acme", relay_state: str | None = None,
+                client=None) -> Outcome:
+        """Assert message is refused with status and code, and that nothing changed."""
+        browser = client or self.client
+        who_before = browser.get("/me").get_json()
+        before = self.state()
+        response, outcome = self.post(message, slug=slug, relay_state=relay_state, client=browser)
+        assert (outcome.status, outcome.code) == (status, code), response.data[:2000]
+        assert outcome.seconds < TIME_LIMIT_SECONDS, f"took {outcome.seconds:.3f} s"
+        assert outcome.rss_growth_kib < MEMORY_LIMIT_KIB, f"peak memory grew by {outcome.rss_growth_kib} KiB"
+        assert self.state() == before, "a refused message changed the database"
+        assert browser.get("/me").get_json() == who_before, "a refused message changed who the browser is signed in as"
+        return outcome
+
+    def accepted(self, message, name_id: str = "alice@acme.example", *, slug: str = "acme",
+                 relay_state: str | None = None, client=None) -> Outcome:
+        """The positive control: message signs name_id in."""
+        browser = client or self.client
+        response, outcome = self.post(message, slug=slug, relay_state=relay_state, client=browser)
+        assert outcome.status == 303, response.data[:2000]
+        me = browser.get("/me")
+        assert me.status_code == 200 and me.get_json()["name_id"] == name_id, me.data
+        return outcome
+
+    def attack(self, genuine, tampered, code: str, *, status: int = 400, **kwargs) -> Outcome:
+        """Tampered is refused with code; then the untouched genuine message still signs Alice in."""
+        outcome = self.refused(tampered, code, status=status, **kwargs)
+        self.accepted(genuine, slug=kwargs.get("slug", "acme"), client=kwargs.get("client"))
+        return outcome
+
+
+def another_instance(app, **overrides):
+    """A second app object on the same database and keys: another instance of the SP."""
+    from sp import create_app
+    from support.journeys import Browser
+
+    keys = ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "SP_BASE_URL", "SAML_SETTINGS_DIR", "RATELIMIT_ENABLED")
+    other = create_app({key: app.config[key] for key in keys} | overrides)
+    other.test_client_class = Browser
+    return other
+
+
+def set_tenant(app, slug: str, **settings) -> None:
+    """Change a tenant's settings through the service the CLI uses."""
+    from sp import tenancy, tenants
+
+    with app.app_context():
+        tenants.update_settings(tenancy.find(slug), **settings)
