@@ -117,18 +117,19 @@ def update_settings(
     group_sync: str | None = None,
     on_no_match: str | None = None,
     email_attribute: str | None = None,
+    name_attribute: str | None = None,
     actor: str = "cli",
 ) -> Tenant:
     """Change a tenant's SSO settings; running instances see them on their next request.
 
-    `email_attribute=""` goes back to the built-in list of usual email attribute names.
+    `email_attribute=""` (or `name_attribute=""`) goes back to the built-in list of the usual
+    attribute names (sp/provisioning.py).
     """
     before = settings_snapshot(tenant)
     if email_attribute is not None:
-        value = email_attribute.strip()
-        if len(value) > 255 or any(ord(ch) < 0x20 for ch in value):
-            raise InvalidSetting("an attribute name is at most 255 printable characters")
-        tenant.email_attribute = value or None
+        tenant.email_attribute = _attribute_name(email_attribute)
+    if name_attribute is not None:
+        tenant.name_attribute = _attribute_name(name_attribute)
     if idp_initiated is not None:
         tenant.idp_initiated = idp_initiated
     if clock_skew is not None:
@@ -168,7 +169,15 @@ def settings_snapshot(tenant: Tenant) -> dict:
         "domains": sorted(d.domain for d in tenant.domains),
         **group_policy.settings_snapshot(tenant),
         "email_attribute": tenant.email_attribute,
+        "name_attribute": tenant.name_attribute,
     }
+
+
+def _attribute_name(text: str) -> str | None:
+    value = text.strip()
+    if len(value) > 255 or any(ord(ch) < 0x20 for ch in value):
+        raise InvalidSetting("an attribute name is at most 255 printable characters")
+    return value or None
 
 
 def users(tenant: Tenant) -> list[User]:

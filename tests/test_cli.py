@@ -28,7 +28,8 @@ def test_ops_onboard_a_tenant_from_the_command_line(runner, app, builder, tmp_pa
     listed = json.loads(invoke(runner, "tenant", "list", "--json").output)
     assert listed == [{
         "slug": "acme", "name": "Acme Inc", "domains": ["acme.example"], "idp_initiated": True,
-        "clock_skew_seconds": 120, "default_group": "No access", "role_attributes": [], "group_sync": "never",
+        "clock_skew_seconds": 120, "default_group": "No access", "email_attribute": None,
+        "name_attribute": None, "role_attributes": [], "group_sync": "never",
         "on_no_match": "default", "idp_entity_id": "https://idp.acme.example/saml",
     }]
     actions = [e.action for e in rows(app, AuditEvent)]
@@ -101,3 +102,18 @@ def test_purge_forgets_only_expired_state(runner, app, acme, builder):
     post_acs(app.test_client(), acme, builder.b64())
     result = invoke(runner, "saml", "purge")
     assert result.exit_code == 0 and "purged 0 expired requests, 0 expired replay entries and 0 old login traces" in result.output
+
+
+def test_the_email_and_name_attributes_are_per_tenant_settings(runner, app, acme, builder):
+    result = invoke(runner, "tenant", "set", "acme", "--email-attribute", "urn:oid:0.9.2342.19200300.100.1.3",
+                    "--name-attribute", "cn")
+    assert result.exit_code == 0, result.output
+    post_acs(app.test_client(), acme, builder.b64(
+        name_id="u-4711", name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        attributes={"urn:oid:0.9.2342.19200300.100.1.3": ["dana@acme.example"], "cn": ["Dana Scully"],
+                    "email": ["ignored@acme.example"], "displayName": ["Ignored"]},
+    ))
+    [user] = json.loads(invoke(runner, "user", "list", "acme", "--json").output)
+    assert (user["email"], user["display_name"]) == ("dana@acme.example", "Dana Scully")
+    back = json.loads(invoke(runner, "tenant", "set", "acme", "--email-attribute", "", "--name-attribute", "").output)
+    assert back["email_attribute"] is None and back["name_attribute"] is None

@@ -41,10 +41,15 @@ def tenant_create(slug: str, name: str, domains: tuple[str, ...], default_group:
               help="When the mapping rules pick the group: never, at the user's first login, or at every login.")
 @click.option("--on-no-match", type=click.Choice(group_policy.ON_NO_MATCH), default=None,
               help="When no rule matches: the default group, or refuse the login.")
+@click.option("--email-attribute", default=None,
+              help="The attribute carrying the user's email ('' for the usual names: email, mail, the claim URIs...).")
+@click.option("--name-attribute", default=None,
+              help="The attribute carrying the display name ('' for the usual names: displayName, given + surname...).")
 @refusals_exit_cleanly
 def tenant_set(slug: str, idp_initiated: str | None, default_group: str | None, clock_skew: int | None,
                domains: tuple[str, ...], role_attributes: tuple[str, ...], no_role_attribute: bool,
-               group_sync: str | None, on_no_match: str | None) -> None:
+               group_sync: str | None, on_no_match: str | None, email_attribute: str | None,
+               name_attribute: str | None) -> None:
     """Change a tenant's SSO settings (running instances pick them up at once)."""
     tenant = tenancy.find(slug)
     if no_role_attribute and role_attributes:
@@ -53,7 +58,7 @@ def tenant_set(slug: str, idp_initiated: str | None, default_group: str | None, 
         tenant, idp_initiated=on_off(idp_initiated), default_group=default_group, clock_skew=clock_skew,
         domains=list(domains) if domains else None,
         role_attributes=[] if no_role_attribute else (list(role_attributes) if role_attributes else None),
-        group_sync=group_sync, on_no_match=on_no_match,
+        group_sync=group_sync, on_no_match=on_no_match, email_attribute=email_attribute, name_attribute=name_attribute,
     )
     click.echo(json.dumps(_tenant_json(tenant), indent=2))
     for note in group_policy.notes(tenant):
@@ -69,6 +74,8 @@ def _tenant_json(tenant) -> dict[str, Any]:
         "idp_initiated": tenant.idp_initiated,
         "clock_skew_seconds": tenant.clock_skew_seconds,
         "default_group": tenant.default_group.name if tenant.default_group else None,
+        "email_attribute": tenant.email_attribute,
+        "name_attribute": tenant.name_attribute,
         **group_policy.settings_snapshot(tenant),
         "idp_entity_id": idp.entity_id if idp else None,
     }
