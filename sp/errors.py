@@ -41,6 +41,13 @@ class BadRequest(SPError):
     message = "The request is not valid."
 
 
+class Busy(SPError):
+    status = 503
+    code = "request.busy"
+    message = "We could not complete that just now. Please try again."
+    log_level = logging.ERROR
+
+
 class TenantNotFound(SPError):
     status = 404
     code = "tenant.not_found"

@@ -148,7 +148,7 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
         except provisioning.UserCreationRace:
             db.session.rollback()
             if attempt_number == _CREATE_RETRIES - 1:
-                raise
+                raise errors.Busy(f"{_CREATE_RETRIES} concurrent first logins of {who.name_id!r} kept colliding") from None
         except Exception:
             db.session.rollback()
             raise
