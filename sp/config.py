@@ -70,6 +70,8 @@ def load(app: Flask, test_config: dict | None) -> None:
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     # IdP metadata: the largest aggregate we stream through (eduGAIN is about 100 MB).
     config.setdefault("IDP_METADATA_MAX_BYTES", int(env.get("IDP_METADATA_MAX_BYTES") or 256 * 1024 * 1024))
+    # What the ops console takes as an upload or a paste: one IdP's metadata (aggregates: CLI or URL).
+    config.setdefault("OPS_METADATA_MAX_BYTES", int(env.get("OPS_METADATA_MAX_BYTES") or 1024 * 1024))
     # Metadata URLs: private/loopback addresses are refused unless this is set.
     config.setdefault("METADATA_FETCH_ALLOW_PRIVATE", _flag(env.get("METADATA_FETCH_ALLOW_PRIVATE")))
     config.setdefault("METADATA_FETCH_TIMEOUT_SECONDS", float(env.get("METADATA_FETCH_TIMEOUT_SECONDS") or 30))

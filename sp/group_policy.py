@@ -34,6 +34,11 @@ class InvalidGroupPolicy(errors.SPError):
     code = "group_policy.invalid"
     message = "That group policy setting or mapping rule is not valid."
 
+    def __init__(self, reason: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(reason)
+        # The input the refusal is about ("attribute", "match", "value", "priority"), for forms.
+        self.field = field
+
 
 class GroupPolicyNotFound(errors.SPError):
     status = 404
@@ -147,14 +152,15 @@ def add_rule(
     attribute = attribute.strip()
     if not attribute or len(attribute) > MAX_ATTRIBUTE_NAME:
         raise InvalidGroupPolicy(f"the attribute name is 1 to {MAX_ATTRIBUTE_NAME} characters "
-                                 f"({group_mapping.ROLE} for the role attribute)")
+                                 f"({group_mapping.ROLE} for the role attribute)", field="attribute")
     value = value.strip()
     try:
         group_mapping.check_pattern(match, value)
     except group_mapping.PatternError as error:
-        raise InvalidGroupPolicy(f"refused pattern {value[:80]!r}: {error}") from None
+        field = "value" if match in group_mapping.MATCH_KINDS else "match"
+        raise InvalidGroupPolicy(f"refused pattern {value[:80]!r}: {error}", field=field) from None
     if priority is not None and not 0 <= priority <= MAX_PRIORITY:
-        raise InvalidGroupPolicy(f"the priority is between 0 and {MAX_PRIORITY}")
+        raise InvalidGroupPolicy(f"the priority is between 0 and {MAX_PRIORITY}", field="priority")
     target = group_named(tenant, group)
     existing = rules(tenant)
     if len(existing) >= MAX_RULES:

@@ -308,16 +308,21 @@ def refreshed_from_url(tenant: Tenant) -> bool:
     return db.session.scalar(select(IdpMetadataSource.id).where(IdpMetadataSource.tenant_id == tenant.id)) is not None
 
 
+def rollback_target(tenant: Tenant) -> IdpMetadataVersion | None:
+    """The version a rollback would reactivate: the newest one before the active one."""
+    return db.session.scalar(
+        select(IdpMetadataVersion)
+        .where(IdpMetadataVersion.tenant_id == tenant.id, IdpMetadataVersion.state == PREVIOUS)
+        .order_by(IdpMetadataVersion.number.desc()).limit(1)
+    )
+
+
 def rollback(tenant: Tenant, *, actor: str, now: datetime) -> tuple[IdpMetadataVersion, dict[str, Any]]:
     """Reactivate the version before the active one; return it and the diff that made."""
     try:
         _lock(tenant, None)
         active = active_version(tenant)
-        earlier = db.session.scalar(
-            select(IdpMetadataVersion)
-            .where(IdpMetadataVersion.tenant_id == tenant.id, IdpMetadataVersion.state == PREVIOUS)
-            .order_by(IdpMetadataVersion.number.desc()).limit(1)
-        )
+        earlier = rollback_target(tenant)
         if active is None or earlier is None:
             raise NoEarlierVersion(f"tenant {tenant.slug!r} has no earlier IdP metadata version to roll back to")
         change = diff(active.summary, earlier.summary)

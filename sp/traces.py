@@ -121,6 +121,11 @@ def search(
     return list(db.session.scalars(query))
 
 
+def with_attributes(tenant_id: int, limit: int = 10, scan: int = 100) -> list[LoginTrace]:
+    """The tenant's latest traces that kept attributes (to try mapping rules on), newest first."""
+    return [trace for trace in search(tenant_id=tenant_id, limit=scan) if trace.attributes][:limit]
+
+
 def find(ref: str | None, tenant_id: int | None = None) -> LoginTrace | None:
     """The trace with this reference (in this tenant, when given), or None."""
     value = normalise_ref(ref)

@@ -20,6 +20,7 @@ NAV: list[tuple[str, str]] = [
     ("admin.overview", "Overview"),
     ("admin.users", "Users"),
     ("admin.groups", "Groups"),
+    ("admin.mapping", "Group mapping"),
     ("admin.settings", "SSO settings"),
     ("admin.traces", "Login traces"),
     ("admin.audit", "Audit log"),
@@ -46,4 +47,4 @@ def navigation() -> dict:
     return {"console_nav": NAV, "console_label": "Administration"}
 
 
-from . import views  # noqa: E402,F401  (routes attach themselves to bp)
+from . import mapping, views  # noqa: E402,F401  (routes attach themselves to bp)

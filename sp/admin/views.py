@@ -10,7 +10,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import audit, clock, console, errors, tenants, traces, users
+from .. import audit, clock, console, errors, group_policy, tenants, traces, users
 from ..extensions import db
 from ..models import User, UserGroup
 from ..saml import trust
@@ -99,6 +99,7 @@ def _user_page(user: User, error: str | None = None, status: int = 200):
     events = audit.search(audit.Filters(tenant_id=_tenant_id(), target_is=user.name_id[:512]), limit=10)
     return render_template(
         "admin/user.html", user=user, groups=_groups(), error=error, group_reason=users.group_reason,
+        notice=group_policy.admin_notice(g.admin_tenant),
         recent=traces.search(tenant_id=_tenant_id(), user_id=user.id, limit=10),
         events=events, labels=console.audit_labels(events), is_self=user.id == current_user.user.id,
     ), status
@@ -150,8 +151,9 @@ def _groups_page(error: str | None = None, status: int = 200, form: dict | None 
     members = dict(db.session.execute(
         select(User.group_id, func.count()).where(User.tenant_id == _tenant_id()).group_by(User.group_id)
     ).all())
+    rule_counts = {row["name"]: row["rules"] for row in group_policy.groups(g.admin_tenant)}
     return render_template("admin/groups.html", groups=_groups(), members=members, tenant=g.admin_tenant,
-                           error=error, form=form or {}), status
+                           error=error, form=form or {}, rule_counts=rule_counts), status
 
 
 @bp.get("/groups")
@@ -202,6 +204,17 @@ def _split(text: str) -> list[str]:
 
 # --- SSO settings -----------------------------------------------------------------------
 
+def _policy_form(tenant, sent: dict | None = None) -> dict:
+    """The group policy fields as the form shows them: what was sent, else what is stored."""
+    stored = {"role_attributes": "\n".join(tenant.role_attributes or []), "group_sync": tenant.group_sync,
+              "on_no_match": tenant.on_no_match}
+    return {key: value if (value := (sent or {}).get(key)) is not None else stored[key] for key in stored}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def _settings_page(error: str | None = None, status: int = 200, form: dict | None = None):
     tenant = g.admin_tenant
     values = form or {
@@ -209,9 +222,11 @@ def _settings_page(error: str | None = None, status: int = 200, form: dict | Non
         "clock_skew": str(tenant.clock_skew_seconds),
         "domains": "\n".join(d.domain for d in tenant.domains),
         "email_attribute": tenant.email_attribute or "",
+        **_policy_form(tenant),
     }
     return render_template(
         "admin/settings.html", tenant=tenant, idp=tenant.identity_provider, form=values, error=error,
+        sync_policies=group_policy.SYNC_POLICIES,
         max_skew=tenants.MAX_CLOCK_SKEW, metadata_url=trust.entity_id(tenant.slug), acs_url=trust.acs_url(tenant.slug),
     ), status
 
@@ -224,19 +239,26 @@ def settings():
 
 @bp.post("/settings")
 def settings_save():
-    """Save IdP-initiated sign-in, clock skew, email domains and the email attribute."""
+    """Save IdP-initiated sign-in, clock skew, email domains, the email attribute and the group policy.
+
+    A group policy field left out of the form leaves that setting as it is.
+    """
+    sent = {key: request.form.get(key) for key in ("role_attributes", "group_sync", "on_no_match")}
     form = {
         "idp_initiated": request.form.get("idp_initiated") == "on",
         "clock_skew": request.form.get("clock_skew", "").strip(),
         "domains": request.form.get("domains", ""),
         "email_attribute": request.form.get("email_attribute", ""),
+        **_policy_form(g.admin_tenant, sent),
     }
     try:
         if not form["clock_skew"].isdigit():
             raise tenants.InvalidSetting(f"the clock skew is a whole number of seconds, 0 to {tenants.MAX_CLOCK_SKEW}")
         tenants.update_settings(
             g.admin_tenant, idp_initiated=form["idp_initiated"], clock_skew=int(form["clock_skew"][:6]),
-            domains=_split(form["domains"]), email_attribute=form["email_attribute"], actor=_actor(),
+            domains=_split(form["domains"]), email_attribute=form["email_attribute"],
+            role_attributes=None if sent["role_attributes"] is None else _lines(sent["role_attributes"]),
+            group_sync=sent["group_sync"], on_no_match=sent["on_no_match"], actor=_actor(),
         )
     except errors.SPError as error:
         return _settings_page(_refused(error), error.status, form)

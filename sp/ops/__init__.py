@@ -36,4 +36,4 @@ def navigation() -> dict:
     return {"console_nav": NAV, "console_label": "Operations"}
 
 
-from . import views  # noqa: E402,F401  (routes attach themselves to bp)
+from . import metadata, views  # noqa: E402,F401  (routes attach themselves to bp)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from .. import audit, clock, console, errors, tenancy, tenants, traces
+from .. import audit, clock, console, errors, idp_config, tenancy, tenants, traces
 from ..extensions import db
 from ..models import Tenant, User
 from ..redirects import safe_next
@@ -88,7 +88,11 @@ def tenant_create():
 @bp.get("/tenants/<slug>")
 def tenant(slug: str):
     """One tenant: settings, IdP and certificates, our metadata, recent traces and audit events."""
-    found = tenancy.find(slug)
+    return tenant_page(tenancy.find(slug))
+
+
+def tenant_page(found: Tenant, status: int = 200, **extra):
+    """The tenant page; `extra` carries a refused metadata upload back to its form."""
     events = audit.search(audit.Filters(tenant_id=found.id), limit=10)
     return render_template(
         "ops/tenant.html", tenant=found, idp=found.identity_provider,
@@ -96,7 +100,15 @@ def tenant(slug: str):
         recent=traces.search(tenant_id=found.id, limit=10), events=events, labels=console.audit_labels(events),
         metadata_url=trust.entity_id(found.slug), acs_url=trust.acs_url(found.slug),
         user_count=db.session.scalar(select(func.count()).select_from(User).where(User.tenant_id == found.id)),
-    )
+        idp_status=idp_config.tenant_status(found, clock.utcnow()), versions=idp_config.versions(found)[:10],
+        rollback_to=idp_config.rollback_target(found), max_upload=metadata_max_bytes(),
+        **{"upload_form": {"entity_id": "", "xml": ""}, "refusal": None, **extra},
+    ), status
+
+
+def metadata_max_bytes() -> int:
+    """The most metadata the console takes in one upload or paste."""
+    return min(current_app.config["OPS_METADATA_MAX_BYTES"], idp_config.max_bytes())
 
 
 # --- Traces and audit -------------------------------------------------------------------

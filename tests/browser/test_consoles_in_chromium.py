@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from sp import clock, tenancy, tenants, users
+from sp import clock, group_policy, idp_config, tenancy, tenants, users
 from sp.extensions import db
 from sp.ops import accounts
 
@@ -145,3 +145,82 @@ def test_an_operator_signs_in_and_creates_a_tenant(new_page, stack, screenshot):
         "href", "/saml/globex/metadata?download=1"
     )
     screenshot(page, "ops-tenant-created")
+
+
+def ops_signed_in(new_page, stack: Stack, name: str) -> Page:
+    with stack.sp.app_context():
+        accounts.create(name, OPS_PASSWORD, with_totp=False, now=clock.utcnow())
+        db.session.remove()
+    page = new_page()
+    page.goto(stack.url("/ops/sign-in"))
+    page.get_by_label("Operator name").fill(name)
+    page.get_by_label("Password").fill(OPS_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Tenants")
+    return page
+
+
+def test_an_operator_uploads_metadata_reviews_the_diff_and_applies_it(new_page, stack, screenshot, tmp_path):
+    from support import idp_samples as samples
+
+    old, new = samples.cert("Initech Okta 2025"), samples.cert("Initech Okta 2026")
+    with stack.sp.app_context():
+        tenant = tenants.create_tenant("initech", "Initech", ["initech.example"])
+        idp_config.import_metadata(tenant, samples.okta(certs=(old,)), origin="cli", actor="cli", now=clock.utcnow())
+        db.session.remove()
+    upload = tmp_path / "initech-okta.xml"
+    upload.write_bytes(samples.okta(certs=(old, new)))
+
+    page = ops_signed_in(new_page, stack, "oscar")
+    page.get_by_role("link", name="Initech").click()
+    expect(page.get_by_role("heading", level=2, name="Replace the IdP metadata")).to_be_visible()
+    page.get_by_label("Metadata file").set_input_files(str(upload))
+    page.get_by_role("button", name="Review changes").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review the IdP metadata for Initech")
+    added = page.get_by_role("row", name=re.compile("Added .* CN=Initech Okta 2026"))
+    expect(added).to_contain_text("days left")
+    expect(page.get_by_role("row", name=re.compile("Kept .* CN=Initech Okta 2025"))).to_be_visible()
+    screenshot(page, "ops-metadata-diff")
+    page.get_by_role("button", name="Apply this metadata").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Applied: version 2 of the IdP metadata")
+    certificates = page.get_by_role("table", name="The IdP's signing certificates")
+    expect(certificates).to_contain_text("CN=Initech Okta 2026")
+    expect(page.get_by_role("button", name="Roll back to version 1")).to_be_visible()
+    screenshot(page, "ops-metadata-applied")
+
+
+def test_an_admin_adds_a_mapping_rule_and_previews_attributes_and_a_recent_sign_in(new_page, stack, screenshot):
+    page = signed_in_admin(new_page, stack, "alice@demo.example")  # the dev IdP sends her groups sp-admins, engineering
+    page.goto(stack.url("/admin/"))
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Group mapping").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Group mapping")
+
+    page.get_by_label("Attribute", exact=True).fill("groups")
+    page.get_by_label("Value", exact=True).fill("engineering")
+    page.get_by_label("Gives the group").select_option(label="Engineering")
+    page.get_by_role("button", name="Add rule").click()
+    try:
+        expect(page.get_by_role("status")).to_contain_text("added: groups equals engineering → Engineering.")
+        expect(page.get_by_role("row", name=re.compile("groups equals engineering Engineering"))).to_be_visible()
+
+        page.get_by_label("Attributes", exact=True).fill("groups=contractors\ngroups=engineering")
+        page.get_by_role("button", name="Preview").click()
+        result = page.locator(".result")
+        expect(result.get_by_role("definition").first).to_have_text("Engineering")
+        expect(result).to_contain_text("groups equals engineering")
+        expect(result).to_contain_text("groups='engineering'")
+
+        page.get_by_label("or pick a recent sign-in").select_option(index=1)
+        page.get_by_role("button", name="Preview").click()
+        expect(result).to_contain_text("Attributes sent at the sign-in of alice@demo.example")
+        expect(result.get_by_role("definition").first).to_have_text("Engineering")
+        expect(page.get_by_label("Attributes", exact=True)).to_contain_text("groups=sp-admins")
+        screenshot(page, "admin-mapping-preview")
+    finally:
+        with stack.sp.app_context():
+            tenant = tenancy.find("demo")
+            for rule in group_policy.rules(tenant):
+                group_policy.remove_rule(tenant, rule.id)
+            db.session.remove()
