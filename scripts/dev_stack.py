@@ -8,6 +8,7 @@ The SP listens on 127.0.0.1:5000 and the development IdP on 127.0.0.1:5001. The 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,8 @@ def main() -> None:
     seed(app, idp_app.test_client().get("/metadata").data)
 
     idp = subprocess.Popen([sys.executable, "-m", "devidp"], env=idp_env)
+    # `kill` (SIGTERM) must stop the IdP too, not orphan it on port 5001.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"\n  SP:              {sp_base}/login   (try alice@demo.example / demo)")
     print("  Development IdP: http://127.0.0.1:5001/portal   (IdP-initiated sign-in)\n")
     try:
