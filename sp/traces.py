@@ -1,8 +1,9 @@
 """Login traces: one row per ACS attempt, so support can see exactly why a login failed.
 
-A trace is written in its own transaction after the login's transaction has committed or
-rolled back: a refused login writes nothing else, but always leaves its trace. It keeps the
-facts a reason refers to, capped, and never a cookie, a key or the raw message.
+A successful login commits its trace in the same transaction; a refused one is traced in a
+transaction of its own after the login's has rolled back: it writes nothing else, but always
+leaves its trace. It keeps the facts a reason refers to, capped, and never a cookie, a key or
+the raw message.
 """
 
 from __future__ import annotations
@@ -61,14 +62,33 @@ def capped_attributes(attributes: dict[str, list[str]]) -> dict[str, list[str]]:
     return capped
 
 
+def add(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime) -> LoginTrace:
+    """Add a trace to the current transaction (a successful login commits it with the login)."""
+    trace = _build(tenant_id, attempt, result=result, code=code, reason=reason, now=now)
+    db.session.add(trace)
+    return trace
+
+
 def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime) -> LoginTrace | None:
-    """Write one trace in its own transaction; a failure to write is logged, never raised.
+    """Write one trace of a refused attempt in its own transaction; a failure to write is logged, never raised.
 
     The caller's own error must reach the user even when the database cannot take the trace.
     """
-    if result != "success":
-        db.session.rollback()  # nothing of the refused login may ride along with its trace
-    trace = LoginTrace(
+    db.session.rollback()  # nothing of the refused login may ride along with its trace
+    trace = _build(tenant_id, attempt, result=result, code=code, reason=reason, now=now)
+    try:
+        db.session.add(trace)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not write the login trace for tenant %s (%s)", tenant_id, code)
+        return None
+    log.info("login trace %s tenant=%s result=%s code=%s", trace.ref, tenant_id, result, code)
+    return trace
+
+
+def _build(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime) -> LoginTrace:
+    return LoginTrace(
         ref=new_ref(),
         tenant_id=tenant_id,
         time=now,
@@ -84,15 +104,6 @@ def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: 
         group_decision=_cap(attempt.group_decision, 512),
         user_id=attempt.user_id,
     )
-    try:
-        db.session.add(trace)
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.exception("could not write the login trace for tenant %s (%s)", tenant_id, code)
-        return None
-    log.info("login trace %s tenant=%s result=%s code=%s", trace.ref, tenant_id, result, code)
-    return trace
 
 
 def search(

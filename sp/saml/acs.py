@@ -140,10 +140,14 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
                                       "group_detail": user.group_detail})
             audit.record("user.login", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
                          details={"flow": attempt.flow})
-            db.session.commit()
             attempt.user_id = user.id
             if not user.email:
                 attempt.warnings.append(provisioning.missing_email_reason(who, tenant))
+            # The success trace commits with the login itself: one transaction, and never one without the other.
+            warnings = "".join(f"; but {warning}" for warning in attempt.warnings)
+            traces.add(tenant.id, attempt, result="success", code="ok", now=now,
+                       reason=f"signed in as {user.name_id}{'; created just in time' if created else ''}{warnings}")
+            db.session.commit()
             return Login(user=user, signed_in=signed_in, next_path=next_path, created=created, attempt=attempt)
         except provisioning.UserCreationRace:
             db.session.rollback()
@@ -167,8 +171,8 @@ def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
             *, started_here: Collection[str]) -> Login:
     """Consume a Response and leave a login trace whatever happens.
 
-    The trace is written after the login's transaction has committed or rolled back; a refusal
-    carries the trace's reference (`error.ref`) to the user's error page.
+    A successful login commits its trace with it; a refused one is traced in its own transaction
+    after the login's has rolled back, and carries the reference (`error.ref`) to the error page.
     """
     tenant_id, attempt = tenant.id, Attempt()
     try:
@@ -183,8 +187,4 @@ def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
         if trace is not None:
             error.ref = trace.ref  # type: ignore[attr-defined]  # read by the 500 handler
         raise
-    created = "; created just in time" if done.created else ""
-    warnings = "".join(f"; but {warning}" for warning in attempt.warnings)
-    traces.record(tenant_id, attempt, result="success", code="ok", now=now,
-                  reason=f"signed in as {done.user.name_id}{created}{warnings}")
     return done
