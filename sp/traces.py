@@ -1,4 +1,4 @@
-"""Login traces: one row per ACS attempt, so support can see exactly why a login failed.
+"""Login traces: one row per ACS attempt (and per single logout attempt), so support can see exactly why.
 
 A trace is written in its own transaction after the login's transaction has committed or
 rolled back: a refused login writes nothing else, but always leaves its trace. It keeps the
@@ -61,8 +61,9 @@ def capped_attributes(attributes: dict[str, list[str]]) -> dict[str, list[str]]:
     return capped
 
 
-def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime) -> LoginTrace | None:
-    """Write one trace in its own transaction; a failure to write is logged, never raised.
+def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime,
+           kind: str = "login") -> LoginTrace | None:
+    """Write one trace (an ACS attempt; kind "logout": an SLS one) in its own transaction; log, never raise, a failure.
 
     The caller's own error must reach the user even when the database cannot take the trace.
     """
@@ -72,6 +73,7 @@ def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: 
         ref=new_ref(),
         tenant_id=tenant_id,
         time=now,
+        kind=kind,
         flow=attempt.flow,
         result=result,
         code=code[:64],
@@ -91,7 +93,7 @@ def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: 
         db.session.rollback()
         log.exception("could not write the login trace for tenant %s (%s)", tenant_id, code)
         return None
-    log.info("login trace %s tenant=%s result=%s code=%s", trace.ref, tenant_id, result, code)
+    log.info("%s trace %s tenant=%s result=%s code=%s", kind, trace.ref, tenant_id, result, code)
     return trace
 
 
@@ -133,9 +135,10 @@ def find(ref: str | None, tenant_id: int | None = None) -> LoginTrace | None:
 
 
 def last_times(tenant_ids: list[int] | None = None) -> dict[int, dict[str, datetime]]:
-    """{tenant_id: {"success": time, "failure": time}} of the latest trace of each kind."""
+    """{tenant_id: {"success": time, "failure": time}} of the latest sign-in (not sign-out) of each result."""
     succeeded = LoginTrace.result == "success"
-    query = select(LoginTrace.tenant_id, succeeded, func.max(LoginTrace.time)).group_by(LoginTrace.tenant_id, succeeded)
+    query = (select(LoginTrace.tenant_id, succeeded, func.max(LoginTrace.time)).where(LoginTrace.kind == "login")
+             .group_by(LoginTrace.tenant_id, succeeded))
     if tenant_ids is not None:
         query = query.where(LoginTrace.tenant_id.in_(tenant_ids))
     times: dict[int, dict[str, datetime]] = {}
@@ -156,6 +159,7 @@ def as_json(trace: LoginTrace, tenant_slug: str | None = None) -> dict[str, Any]
         "ref": trace.ref,
         "tenant": tenant_slug or db.session.scalar(select(Tenant.slug).where(Tenant.id == trace.tenant_id)),
         "time": trace.time.isoformat(),
+        "kind": trace.kind,
         "flow": trace.flow,
         "result": trace.result,
         "code": trace.code,
