@@ -127,8 +127,10 @@ def test_the_setup_page_gives_the_idp_admin_every_value_and_the_steps_for_each_i
     html = page.data.decode()
     assert "Set up single sign-on for Initech Corp" in html
     for value in (ENTITY, f"{SP_BASE}/saml/initech/acs", f"{SP_BASE}/saml/initech/login",
-                  "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"):
+                  f"{SP_BASE}/saml/initech/sls", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"):
         assert value in html
+    # Single logout, where each IdP takes it (Google has none).
+    assert "Enable Single Logout" in html and "SAML Logout" in html and "no SAML single logout" in html
     for idp in ("Okta", "Microsoft Entra ID", "AD FS", "Google Workspace"):
         assert f"<summary>{idp}" in html
     # The attributes we read, straight from the provisioning code.
