@@ -474,3 +474,15 @@ def test_a_json_client_gets_the_code_the_generic_message_and_the_reference(logou
     body = response.get_json()
     assert set(body) == {"error", "message", "ref"} and body["error"] == "saml.issuer_mismatch"
     assert body["message"].startswith("The sign-out request from your organisation's sign-in page could not be completed.")
+
+
+def test_a_sign_in_response_answering_a_logout_request_is_refused(logout_siege, logouts, app, builder):
+    # The started-requests cookie holds sign-in and sign-out request IDs alike; the kinds never mix.
+    from siege import Siege
+
+    bob = app.test_client()
+    assert post_acs(bob, "acme", builder.b64(name_id="bob@acme.example")).status_code == 303
+    page = bob.post("/logout", data={"csrf_token": bob.csrf_token("/")}).data.decode()
+    logout_request = read_redirect(html.unescape(re.search(r'<a href="([^"]+)" id="continue-sign-out"', page).group(1)))[1]
+    answer = builder.build_tree(builder.spec(in_response_to=logout_request.get("ID"), name_id="bob@acme.example"))
+    Siege(app, bob, builder).refused(answer, "saml.request_unknown")
