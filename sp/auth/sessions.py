@@ -78,7 +78,8 @@ def revoke_all(user_id: int, now: datetime) -> int:
     ).rowcount
 
 
-def revoke_for_logout(tenant_id: int, name_id: str, session_indexes: list[str], now: datetime) -> tuple[User | None, list[int]]:
+def revoke_for_logout(tenant_id: int, name_id: str, session_indexes: list[str],
+                      now: datetime) -> tuple[User | None, list[int]]:
     """End the live sessions of the tenant's user with this NameID that a LogoutRequest names; the caller commits.
 
     With SessionIndexes, only the sessions opened by an assertion with one of them end, and the

@@ -49,7 +49,8 @@ class Incoming:
         """The decoded query parameters, as python3-saml's get_data (none for the POST binding)."""
         if self.binding != REDIRECT:
             return {}
-        found = {self.kind: self.encoded, "RelayState": self.relay_state, "SigAlg": self.sig_alg, "Signature": self.signature}
+        found = {self.kind: self.encoded, "RelayState": self.relay_state, "SigAlg": self.sig_alg,
+                 "Signature": self.signature}
         return {name: value for name, value in found.items() if value is not None}
 
 

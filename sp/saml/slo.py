@@ -154,7 +154,8 @@ def _end_sessions(tenant: Tenant, sp: toolkit.SpConfig, idp: toolkit.IdpConfig,
                          details={"flow": "idp", "sessions": len(ended), "session_indexes": facts.session_indexes})
         db.session.commit()
         attempt.user_id = user.id if user else None
-        outcome = Outcome(ended_session_ids=ended, reason=f"the IdP signed {facts.name_id} out: {len(ended)} session(s) ended")
+        outcome = Outcome(ended_session_ids=ended,
+                          reason=f"the IdP signed {facts.name_id} out: {len(ended)} session(s) ended")
         status = toolkit.STATUS_SUCCESS
     except SQLAlchemyError:
         # Verified, yet not done: tell the IdP so (Responder) rather than claim a logout we did not make.
@@ -182,7 +183,10 @@ def receive(tenant: Tenant, now: datetime, *, query_string: bytes | None = None,
     tenant_id, attempt, incoming = tenant.id, Attempt(), None
     try:
         limit = current_app.config["SAML_MAX_LOGOUT_BYTES"]
-        incoming = bindings.read_post(form, limit) if form is not None else bindings.read_redirect(query_string or b"", limit)
+        if form is not None:
+            incoming = bindings.read_post(form, limit)
+        else:
+            incoming = bindings.read_redirect(query_string or b"", limit)
         attempt.flow = "idp" if incoming.kind == "SAMLRequest" else "sp"
         done = consume(tenant, incoming, now, attempt, started_here=started_here)
     except errors.SPError as error:

@@ -571,7 +571,8 @@ def logout_request(sp: SpConfig, idp: IdpConfig, *, name_id: str, name_id_format
                                         name_id_format=name_id_format), idp.slo_url)
         request_id, xml, fields = auth.get_last_request_id(), auth.get_last_request_xml(), None
     else:
-        request = OneLogin_Saml2_Logout_Request(settings, name_id=name_id, session_index=index, name_id_format=name_id_format)
+        request = OneLogin_Saml2_Logout_Request(settings, name_id=name_id, session_index=index,
+                                                name_id_format=name_id_format)
         request_id, xml, url = request.id, request.get_xml(), idp.slo_url
         signed = OneLogin_Saml2_Utils.add_sign(xml, sp.key_pem, sp.cert_pem, sign_algorithm=C.RSA_SHA256,
                                                digest_algorithm=C.SHA256)

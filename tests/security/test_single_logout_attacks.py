@@ -124,7 +124,7 @@ def test_a_second_saml_request_after_the_signed_one_is_refused(logout_siege, log
     genuine = logouts.query(logouts.xml())
     evil = "SAMLRequest=" + quote_plus(deflate(logouts.xml(name_id="bob@acme.example")))
     logout_siege.attack(genuine, f"{genuine}&{evil}", "saml.malformed")
-    
+
 
 def test_a_second_saml_request_before_the_signed_one_is_refused(logout_siege, logouts):
     genuine = logouts.query(logouts.xml())
