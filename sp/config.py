@@ -63,6 +63,8 @@ def load(app: Flask, test_config: dict | None) -> None:
     # Oldest IssueInstant we accept on an assertion (before clock skew).
     config.setdefault("SAML_MAX_ASSERTION_AGE_SECONDS", 600)
     config.setdefault("SAML_MAX_RESPONSE_BYTES", 256 * 1024)
+    # Largest LogoutRequest/LogoutResponse we read, after inflating (a real one is a few KiB).
+    config.setdefault("SAML_MAX_LOGOUT_BYTES", 64 * 1024)
     config.setdefault("SESSION_LIFETIME_SECONDS", 8 * 3600)
     # Flask's defaults already hold MAX_CONTENT_LENGTH (None: unlimited), so setdefault would keep that.
     if config.get("MAX_CONTENT_LENGTH") is None:

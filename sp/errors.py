@@ -28,6 +28,8 @@ class SPError(Exception):
     log_level = logging.WARNING
     # The login trace's reference, when the refusal left one (shown on the error page).
     ref: str | None = None
+    # The error page's heading; None: the usual one for the status ("We could not sign you in").
+    title: str | None = None
 
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason or self.message)
@@ -136,6 +138,14 @@ RequestOtherBrowser = _saml(
 RejectedByToolkit = _saml("saml.invalid", "RejectedByToolkit", "python3-saml refused the response for a reason we do not map.")
 
 
+# --- Single logout (the SLS also raises the classes above: saml.malformed, saml.replay...) ---
+
+BindingUnsupported = _saml(
+    "saml.binding_unsupported", "BindingUnsupported",
+    "Not a binding the single logout service takes from this IdP (POST when the IdP's SLO uses HTTP-Redirect).",
+)
+
+
 # --- Users ------------------------------------------------------------------------------
 
 class UserDeactivated(SPError):
@@ -162,14 +172,14 @@ def _wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def render_error(status: int, code: str, message: str, ref: str | None = None):
+def render_error(status: int, code: str, message: str, ref: str | None = None, title: str | None = None):
     """Answer an error as JSON or as a plain HTML page, by the Accept header."""
     if _wants_json() or request.path.startswith("/api/") or request.path == "/me":
         body = {"error": code, "message": message}
         if ref:
             body["ref"] = ref
         return jsonify(body), status
-    return render_template("error.html", status=status, code=code, message=message, ref=ref), status
+    return render_template("error.html", status=status, code=code, message=message, ref=ref, title=title), status
 
 
 def one_line(text: str) -> str:
@@ -184,7 +194,7 @@ def register(app: Flask) -> None:
     def handle_sp_error(error: SPError):
         db.session.rollback()
         log.log(error.log_level, "%s %s: %s", one_line(request.path), error.code, one_line(error.reason))
-        return render_error(error.status, error.code, error.message, error.ref)
+        return render_error(error.status, error.code, error.message, error.ref, error.title)
 
     @app.errorhandler(CSRFError)
     def handle_csrf_error(error: CSRFError):

@@ -42,6 +42,8 @@ class Tenant(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     idp_initiated: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     clock_skew_seconds: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+    # Sign-out also ends the IdP session (a LogoutRequest), when the IdP has a SingleLogoutService.
+    single_logout: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Attribute names to read the email / display name from; None means the built-in list.
     email_attribute: Mapped[str | None] = mapped_column(String(255))
     name_attribute: Mapped[str | None] = mapped_column(String(255))
@@ -159,12 +161,14 @@ class User(db.Model):
 
 
 class SamlRequest(db.Model):
-    """An AuthnRequest we sent and may still receive an answer to (server-side state)."""
+    """An AuthnRequest or LogoutRequest we sent and may still receive an answer to (server-side state)."""
 
     __tablename__ = "saml_request"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    # authn | logout: a LogoutResponse can never consume an AuthnRequest, nor a Response a LogoutRequest.
+    kind: Mapped[str] = mapped_column(String(8), default="authn", server_default="authn")
     next_path: Mapped[str] = mapped_column(String(2048), default="/")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -267,7 +271,7 @@ class IdpMetadataSource(db.Model):
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_refresh_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 class LoginTrace(db.Model):
-    """One ACS attempt, successful or refused: what support needs to see why, and no secrets.
+    """One ACS or SLS attempt, successful or refused: what support needs to see why, and no secrets.
 
     Never a session cookie, a key or the raw message: only the facts a reason refers to.
     """
@@ -279,6 +283,8 @@ class LoginTrace(db.Model):
     ref: Mapped[str] = mapped_column(String(16), unique=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
     time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # login (an ACS attempt) | logout (a message at the single logout service)
+    kind: Mapped[str] = mapped_column(String(8), default="login", server_default="login")
     flow: Mapped[str] = mapped_column(String(8))  # sp | idp | unknown
     result: Mapped[str] = mapped_column(String(8))  # success | refused | error
     code: Mapped[str] = mapped_column(String(64))

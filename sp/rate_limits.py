@@ -1,4 +1,4 @@
-"""Rate limits, per client IP, on what anyone can hammer without signing in: the login pages and the ACS.
+"""Rate limits, per client IP, on what anyone can hammer without signing in: the login pages, the ACS and the SLS.
 
 Each app gets its own Flask-Limiter (its state lives on the Limiter object, and tests build many
 apps). Counters live in RATELIMIT_STORAGE_URI: `memory://` counts per process; point every
@@ -24,6 +24,7 @@ LIMITED = {
     "auth.login": ("RATELIMIT_LOGIN", ["POST"]),
     "saml.login": ("RATELIMIT_LOGIN", None),
     "saml.acs": ("RATELIMIT_ACS", None),
+    "saml.sls": ("RATELIMIT_ACS", None),
 }
 
 

@@ -118,6 +118,7 @@ def update_settings(
     on_no_match: str | None = None,
     email_attribute: str | None = None,
     name_attribute: str | None = None,
+    single_logout: bool | None = None,
     actor: str = "cli",
 ) -> Tenant:
     """Change a tenant's SSO settings; running instances see them on their next request.
@@ -132,6 +133,8 @@ def update_settings(
         tenant.name_attribute = _attribute_name(name_attribute)
     if idp_initiated is not None:
         tenant.idp_initiated = idp_initiated
+    if single_logout is not None:
+        tenant.single_logout = single_logout
     if clock_skew is not None:
         if not 0 <= clock_skew <= MAX_CLOCK_SKEW:
             raise InvalidSetting(f"the clock skew must be between 0 and {MAX_CLOCK_SKEW} seconds")
@@ -164,6 +167,7 @@ def settings_snapshot(tenant: Tenant) -> dict:
     """The tenant's SSO settings as plain values, for audit diffs."""
     return {
         "idp_initiated": tenant.idp_initiated,
+        "single_logout": tenant.single_logout,
         "clock_skew_seconds": tenant.clock_skew_seconds,
         "default_group_id": tenant.default_group_id,
         "domains": sorted(d.domain for d in tenant.domains),

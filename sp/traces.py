@@ -1,4 +1,4 @@
-"""Login traces: one row per ACS attempt, so support can see exactly why a login failed.
+"""Login traces: one row per ACS attempt (and per single logout attempt), so support can see exactly why.
 
 A successful login commits its trace in the same transaction; a refused one is traced in a
 transaction of its own after the login's has rolled back: it writes nothing else, but always
@@ -62,20 +62,25 @@ def capped_attributes(attributes: dict[str, list[str]]) -> dict[str, list[str]]:
     return capped
 
 
-def add(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime) -> LoginTrace:
+def add(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime,
+        kind: str = "login") -> LoginTrace:
     """Add a trace to the current transaction (a successful login commits it with the login)."""
-    trace = _build(tenant_id, attempt, result=result, code=code, reason=reason, now=now)
+    trace = _build(tenant_id, attempt, result=result, code=code, reason=reason, now=now, kind=kind)
     db.session.add(trace)
     return trace
 
 
-def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime) -> LoginTrace | None:
-    """Write one trace of a refused attempt in its own transaction; a failure to write is logged, never raised.
+def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime,
+           kind: str = "login") -> LoginTrace | None:
+    """Write one trace in its own transaction (kind "login": an ACS attempt, "logout": an SLS one).
+
+    Anything the caller left uncommitted is rolled back first: nothing of a refused attempt may
+    ride along with its trace. A failure to write is logged, never raised.
 
     The caller's own error must reach the user even when the database cannot take the trace.
     """
-    db.session.rollback()  # nothing of the refused login may ride along with its trace
-    trace = _build(tenant_id, attempt, result=result, code=code, reason=reason, now=now)
+    db.session.rollback()
+    trace = _build(tenant_id, attempt, result=result, code=code, reason=reason, now=now, kind=kind)
     try:
         db.session.add(trace)
         db.session.commit()
@@ -83,15 +88,17 @@ def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: 
         db.session.rollback()
         log.exception("could not write the login trace for tenant %s (%s)", tenant_id, code)
         return None
-    log.info("login trace %s tenant=%s result=%s code=%s", trace.ref, tenant_id, result, code)
+    log.info("%s trace %s tenant=%s result=%s code=%s", kind, trace.ref, tenant_id, result, code)
     return trace
 
 
-def _build(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime) -> LoginTrace:
+def _build(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime,
+           kind: str) -> LoginTrace:
     return LoginTrace(
         ref=new_ref(),
         tenant_id=tenant_id,
         time=now,
+        kind=kind,
         flow=attempt.flow,
         result=result,
         code=code[:64],
@@ -149,9 +156,10 @@ def find(ref: str | None, tenant_id: int | None = None) -> LoginTrace | None:
 
 
 def last_times(tenant_ids: list[int] | None = None) -> dict[int, dict[str, datetime]]:
-    """{tenant_id: {"success": time, "failure": time}} of the latest trace of each kind."""
+    """{tenant_id: {"success": time, "failure": time}} of the latest sign-in (not sign-out) of each result."""
     succeeded = LoginTrace.result == "success"
-    query = select(LoginTrace.tenant_id, succeeded, func.max(LoginTrace.time)).group_by(LoginTrace.tenant_id, succeeded)
+    query = (select(LoginTrace.tenant_id, succeeded, func.max(LoginTrace.time)).where(LoginTrace.kind == "login")
+             .group_by(LoginTrace.tenant_id, succeeded))
     if tenant_ids is not None:
         query = query.where(LoginTrace.tenant_id.in_(tenant_ids))
     times: dict[int, dict[str, datetime]] = {}
@@ -172,6 +180,7 @@ def as_json(trace: LoginTrace, tenant_slug: str | None = None) -> dict[str, Any]
         "ref": trace.ref,
         "tenant": tenant_slug or db.session.scalar(select(Tenant.slug).where(Tenant.id == trace.tenant_id)),
         "time": trace.time.isoformat(),
+        "kind": trace.kind,
         "flow": trace.flow,
         "result": trace.result,
         "code": trace.code,

@@ -28,7 +28,7 @@ def test_ops_onboard_a_tenant_from_the_command_line(runner, app, builder, tmp_pa
     listed = json.loads(invoke(runner, "tenant", "list", "--json").output)
     assert listed == [{
         "slug": "acme", "name": "Acme Inc", "domains": ["acme.example"], "idp_initiated": True,
-        "clock_skew_seconds": 120, "default_group": "No access", "email_attribute": None,
+        "single_logout": True, "single_logout_active": False, "clock_skew_seconds": 120, "default_group": "No access", "email_attribute": None,
         "name_attribute": None, "role_attributes": [], "group_sync": "never",
         "on_no_match": "default", "idp_entity_id": "https://idp.acme.example/saml",
     }]

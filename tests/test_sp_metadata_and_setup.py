@@ -67,8 +67,10 @@ def test_the_sp_metadata_has_entity_id_acs_name_id_format_and_the_signing_certif
     assert (acs.get("Binding"), acs.get("Location")) == ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", f"{SP_BASE}/saml/initech/acs")
     assert descriptor.findtext("md:NameIDFormat", namespaces=NS) == "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
     assert key_uses(root) == [("signing", sp_cert_body(settings_dir))]
-    # No single logout until the app serves it; no encryption key while encrypted assertions are refused.
-    assert descriptor.find("md:SingleLogoutService", NS) is None
+    # Single logout by HTTP-Redirect; no encryption key while encrypted assertions are refused.
+    [sls] = descriptor.findall("md:SingleLogoutService", NS)
+    assert (sls.get("Binding"), sls.get("Location")) == ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+                                                         f"{SP_BASE}/saml/initech/sls")
     assert root.find("ds:Signature", NS) is None
 
 
@@ -104,13 +106,16 @@ def test_signed_sp_metadata_verifies_with_our_certificate(app_with, settings_dir
     assert OneLogin_Saml2_Utils.validate_metadata_sign(etree.tostring(root), cert=pem, raise_exceptions=True)
 
 
-def test_single_logout_appears_in_the_metadata_once_the_app_serves_it(app_with):
-    app = app_with()
-    app.add_url_rule("/saml/<slug>/sls", endpoint="saml.sls", view_func=lambda slug: "")
+def test_single_logout_is_published_exactly_where_the_app_serves_it(app, client):
+    from sp.saml import trust
+
     add_tenant(app, "initech", None)
-    [sls] = metadata_of(app.test_client()).findall("md:SPSSODescriptor/md:SingleLogoutService", NS)
-    assert sls.get("Location") == f"{SP_BASE}/saml/initech/sls"
-    assert f"{SP_BASE}/saml/initech/sls".encode() in app.test_client().get("/saml/initech/setup").data
+    [sls] = metadata_of(client).findall("md:SPSSODescriptor/md:SingleLogoutService", NS)
+    with app.test_request_context(base_url=SP_BASE):
+        served = SP_BASE + app.url_map.bind("sp.example.com").build("saml.sls", {"slug": "initech"})
+        assert trust.sls_url("initech") == served == sls.get("Location") == f"{SP_BASE}/saml/initech/sls"
+    assert client.get("/saml/initech/sls").status_code != 404
+    assert f"{SP_BASE}/saml/initech/sls".encode() in client.get("/saml/initech/setup").data
 
 
 # --- The setup page ----------------------------------------------------------------------
@@ -122,8 +127,10 @@ def test_the_setup_page_gives_the_idp_admin_every_value_and_the_steps_for_each_i
     html = page.data.decode()
     assert "Set up single sign-on for Initech Corp" in html
     for value in (ENTITY, f"{SP_BASE}/saml/initech/acs", f"{SP_BASE}/saml/initech/login",
-                  "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"):
+                  f"{SP_BASE}/saml/initech/sls", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"):
         assert value in html
+    # Single logout, where each IdP takes it (Google has none).
+    assert "Enable Single Logout" in html and "SAML Logout" in html and "no SAML single logout" in html
     for idp in ("Okta", "Microsoft Entra ID", "AD FS", "Google Workspace"):
         assert f"<summary>{idp}" in html
     # The attributes we read, straight from the provisioning code.

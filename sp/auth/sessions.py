@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_login import UserMixin
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from ..extensions import db
 from ..models import User, UserSession
@@ -76,3 +76,29 @@ def revoke_all(user_id: int, now: datetime) -> int:
     return db.session.execute(
         update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None)).values(revoked_at=now)
     ).rowcount
+
+
+def revoke_for_logout(tenant_id: int, name_id: str, session_indexes: list[str],
+                      now: datetime) -> tuple[User | None, list[int]]:
+    """End the live sessions of the tenant's user with this NameID that a LogoutRequest names; the caller commits.
+
+    With SessionIndexes, only the sessions opened by an assertion with one of them end, and the
+    sessions whose assertion carried no SessionIndex (we cannot tell them apart, and leaving them
+    would keep the user signed in after the IdP ended their session). Returns the user (None when
+    the tenant has no such user) and the IDs of the sessions ended.
+    """
+    user = db.session.scalar(select(User).where(User.tenant_id == tenant_id, User.name_id == name_id))
+    if user is None:
+        return None, []
+    query = select(UserSession.id).where(
+        UserSession.user_id == user.id, UserSession.tenant_id == tenant_id,
+        UserSession.revoked_at.is_(None), UserSession.expires_at > now,
+    )
+    if session_indexes:
+        query = query.where(or_(UserSession.session_index.in_(session_indexes), UserSession.session_index.is_(None)))
+    ids = list(db.session.scalars(query))
+    if ids:
+        db.session.execute(
+            update(UserSession).where(UserSession.id.in_(ids), UserSession.revoked_at.is_(None)).values(revoked_at=now)
+        )
+    return user, ids

@@ -92,12 +92,16 @@ def _tenant_for_email(email: str):
 
 @bp.post("/logout")
 def logout():
-    """End this browser's session (the row is revoked, not just the cookie)."""
+    """End this browser's session (the row is revoked, not just the cookie), then at the IdP too (single logout)."""
+    from ..saml import slo, views as saml_views  # here: sp.saml imports sp.auth (sessions) at import time
+
+    outgoing = None
     if current_user.is_authenticated:
-        sessions.revoke(current_user.token, clock.utcnow())
-        db.session.commit()
+        outgoing = slo.sign_out(current_user._get_current_object(), clock.utcnow())
     logout_user()
-    flash("You are signed out.")
+    if outgoing is not None:
+        return saml_views.to_idp_for_sign_out(outgoing)
+    flash(slo.SIGNED_OUT)
     return redirect(url_for("auth.login"), code=303)
 
 

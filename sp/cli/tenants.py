@@ -31,6 +31,8 @@ def tenant_create(slug: str, name: str, domains: tuple[str, ...], default_group:
 @tenant_cli.command("set")
 @click.argument("slug")
 @click.option("--idp-initiated", type=click.Choice(["on", "off"]), default=None, help="Accept unsolicited responses.")
+@click.option("--single-logout", type=click.Choice(["on", "off"]), default=None,
+              help="Sign-out also ends the session at the IdP (when its metadata lists a SingleLogoutService).")
 @click.option("--default-group", default=None, help="The group new users join.")
 @click.option("--clock-skew", type=int, default=None, help="Seconds of clock difference tolerated (0-300).")
 @click.option("--domain", "domains", multiple=True, help="Replace the email domains (repeatable).")
@@ -46,8 +48,8 @@ def tenant_create(slug: str, name: str, domains: tuple[str, ...], default_group:
 @click.option("--name-attribute", default=None,
               help="The attribute carrying the display name ('' for the usual names: displayName, given + surname...).")
 @refusals_exit_cleanly
-def tenant_set(slug: str, idp_initiated: str | None, default_group: str | None, clock_skew: int | None,
-               domains: tuple[str, ...], role_attributes: tuple[str, ...], no_role_attribute: bool,
+def tenant_set(slug: str, idp_initiated: str | None, single_logout: str | None, default_group: str | None,
+               clock_skew: int | None, domains: tuple[str, ...], role_attributes: tuple[str, ...], no_role_attribute: bool,
                group_sync: str | None, on_no_match: str | None, email_attribute: str | None,
                name_attribute: str | None) -> None:
     """Change a tenant's SSO settings (running instances pick them up at once)."""
@@ -59,6 +61,7 @@ def tenant_set(slug: str, idp_initiated: str | None, default_group: str | None, 
         domains=list(domains) if domains else None,
         role_attributes=[] if no_role_attribute else (list(role_attributes) if role_attributes else None),
         group_sync=group_sync, on_no_match=on_no_match, email_attribute=email_attribute, name_attribute=name_attribute,
+        single_logout=on_off(single_logout),
     )
     click.echo(json.dumps(_tenant_json(tenant), indent=2))
     for note in group_policy.notes(tenant):
@@ -72,6 +75,9 @@ def _tenant_json(tenant) -> dict[str, Any]:
         "name": tenant.name,
         "domains": [d.domain for d in tenant.domains],
         "idp_initiated": tenant.idp_initiated,
+        "single_logout": tenant.single_logout,
+        # What sign-out does: the setting, and whether the IdP's metadata lists somewhere to send it.
+        "single_logout_active": bool(tenant.single_logout and idp and (idp.slo_redirect_url or idp.slo_post_url)),
         "clock_skew_seconds": tenant.clock_skew_seconds,
         "default_group": tenant.default_group.name if tenant.default_group else None,
         "email_attribute": tenant.email_attribute,

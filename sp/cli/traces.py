@@ -12,11 +12,11 @@ from .. import clock, tenancy, traces
 from ..extensions import db
 from .common import fail, refusals_exit_cleanly
 
-trace_cli = AppGroup("trace", help="Read login traces (every ACS attempt) and purge old ones.")
+trace_cli = AppGroup("trace", help="Read login traces (every ACS and SLS attempt) and purge old ones.")
 
 
 def _line(row: dict) -> str:
-    return (f"{row['ref']}  {row['time'][:19].replace('T', ' ')}  {row['flow']:<4} {row['result']:<8} "
+    return (f"{row['ref']}  {row['time'][:19].replace('T', ' ')}  {row['kind']:<6} {row['flow']:<4} {row['result']:<8} "
             f"{row['code']:<28} {row['name_id'] or '-'}")
 
 
@@ -48,7 +48,7 @@ def trace_show(ref: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(row, indent=2, ensure_ascii=False))
         return
-    for key in ("ref", "tenant", "time", "flow", "result", "code", "reason", "idp_entity_id", "name_id",
+    for key in ("ref", "tenant", "time", "kind", "flow", "result", "code", "reason", "idp_entity_id", "name_id",
                 "clock_difference_seconds", "verifying_certificate", "group_decision"):
         click.echo(f"{key + ':':<26} {row[key] if row[key] is not None else '-'}")
     click.echo("attributes:")

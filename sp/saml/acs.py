@@ -99,7 +99,7 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
     response = toolkit.parse_response(sp, idp_cfg, encoded)
     root = response.document
     attempt.in_response_to = root.get("InResponseTo")
-    attempt.clock_difference_seconds = _clock_difference(root.get("IssueInstant"), now)
+    attempt.clock_difference_seconds = clock_difference(root.get("IssueInstant"), now)
     attempt.flow = "sp" if attempt.in_response_to else "idp"
     assertion = validation.check_structure(root)
     issuer = assertion.find(validation.SAML + "Issuer")
@@ -159,7 +159,7 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
     raise AssertionError("unreachable")
 
 
-def _clock_difference(issue_instant: str | None, now: datetime) -> float | None:
+def clock_difference(issue_instant: str | None, now: datetime) -> float | None:
     try:
         instant = validation.parse_saml_time(issue_instant)
     except errors.SPError:

@@ -1,4 +1,4 @@
-"""Outstanding AuthnRequests, kept server-side so any instance can finish a login.
+"""Outstanding AuthnRequests and LogoutRequests, kept server-side so any instance can finish them.
 
 The IdP's cross-site POST to the ACS arrives without our SameSite=Lax cookie, and the POST may
 reach another instance than the one that sent the user away: the database is the shared state.
@@ -15,23 +15,32 @@ from ..extensions import db
 from ..models import SamlRequest, Tenant
 
 
-def remember(tenant: Tenant, request_id: str, next_path: str, now: datetime, ttl: timedelta) -> None:
-    """Record that we sent request_id for tenant; the caller commits."""
+AUTHN = "authn"
+LOGOUT = "logout"
+_WHAT = {AUTHN: "sign-in request", LOGOUT: "sign-out request (LogoutRequest)"}
+
+
+def remember(tenant: Tenant, request_id: str, next_path: str, now: datetime, ttl: timedelta, kind: str = AUTHN) -> None:
+    """Record that we sent request_id (an AuthnRequest, or a LogoutRequest) for tenant; the caller commits."""
     db.session.add(
-        SamlRequest(id=request_id, tenant_id=tenant.id, next_path=next_path, created_at=now, expires_at=now + ttl)
+        SamlRequest(id=request_id, tenant_id=tenant.id, kind=kind, next_path=next_path, created_at=now,
+                    expires_at=now + ttl)
     )
 
 
-def consume(tenant: Tenant, request_id: str, now: datetime) -> SamlRequest:
-    """Mark request_id answered, atomically: exactly one Response can ever consume it.
+def consume(tenant: Tenant, request_id: str, now: datetime, kind: str = AUTHN) -> SamlRequest:
+    """Mark request_id answered, atomically: exactly one Response (or LogoutResponse) can ever consume it.
 
-    Raises RequestUnknown (never sent, or sent for another tenant), RequestReused or RequestExpired.
+    Raises RequestUnknown (never sent, sent for another tenant, or a request of the other kind),
+    RequestReused or RequestExpired.
     """
+    what = _WHAT[kind]
     claimed = db.session.execute(
         update(SamlRequest)
         .where(
             SamlRequest.id == request_id,
             SamlRequest.tenant_id == tenant.id,
+            SamlRequest.kind == kind,
             SamlRequest.used_at.is_(None),
             SamlRequest.expires_at > now,
         )
@@ -41,13 +50,13 @@ def consume(tenant: Tenant, request_id: str, now: datetime) -> SamlRequest:
     record = db.session.get(SamlRequest, request_id, populate_existing=True)
     if claimed == 1 and record is not None:
         return record
-    if record is None or record.tenant_id != tenant.id:
+    if record is None or record.tenant_id != tenant.id or record.kind != kind:
         raise errors.RequestUnknown(
-            "the response answers a sign-in request this organisation never sent (InResponseTo is unknown)"
+            f"the response answers a {what} this organisation never sent (InResponseTo is unknown)"
         )
     if record.used_at is not None:
-        raise errors.RequestReused("the response answers a sign-in request that was already answered")
-    raise errors.RequestExpired("the response answers a sign-in request that expired; start the sign-in again")
+        raise errors.RequestReused(f"the response answers a {what} that was already answered")
+    raise errors.RequestExpired(f"the response answers a {what} that expired; start again")
 
 
 def purge(now: datetime) -> int:

@@ -2,7 +2,8 @@
 
 Everything python3-saml does for us goes through here: building its settings (cached per SP
 and IdP configuration), AuthnRequests for both bindings, SP metadata, parsing a Response and
-verifying it in strict mode. Its errors are translated to ours, so no other module sees them.
+verifying it in strict mode, and single logout (LogoutRequests and LogoutResponses, both ways,
+both bindings). Its errors are translated to ours, so no other module sees them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 import onelogin.saml2
 from cryptography import x509
@@ -25,6 +27,8 @@ from onelogin.saml2.authn_request import OneLogin_Saml2_Authn_Request
 from onelogin.saml2.constants import OneLogin_Saml2_Constants as C
 from onelogin.saml2.errors import OneLogin_Saml2_ValidationError as VE
 from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser
+from onelogin.saml2.logout_request import OneLogin_Saml2_Logout_Request
+from onelogin.saml2.logout_response import OneLogin_Saml2_Logout_Response
 from onelogin.saml2.metadata import OneLogin_Saml2_Metadata
 from onelogin.saml2.response import OneLogin_Saml2_Response
 from onelogin.saml2.settings import OneLogin_Saml2_Settings
@@ -35,6 +39,12 @@ from .. import errors
 
 BINDING_REDIRECT = C.BINDING_HTTP_REDIRECT
 BINDING_POST = C.BINDING_HTTP_POST
+STATUS_SUCCESS = C.STATUS_SUCCESS
+STATUS_REQUESTER = C.STATUS_REQUESTER
+STATUS_RESPONDER = C.STATUS_RESPONDER
+# The query-signature algorithms we verify: RSA with SHA-256 or stronger. python3-saml verifies any
+# other URI as RSA-SHA256 and takes SHA-1 when SigAlg is absent, so we refuse everything else first.
+REDIRECT_SIGNATURE_ALGORITHMS = frozenset({C.RSA_SHA256, C.RSA_SHA384, C.RSA_SHA512})
 
 
 _SCHEMAS = threading.local()
@@ -92,13 +102,24 @@ class IdpConfig:
     slo_url: str | None
     certificates: tuple[str, ...]
     want_authn_requests_signed: bool = False
+    # The binding of slo_url: HTTP-Redirect when the IdP offers it, else HTTP-POST.
+    slo_binding: str | None = None
 
 
 @dataclass(frozen=True)
 class OutgoingRequest:
-    """An AuthnRequest ready to send: by redirect to `url`, or by POSTing `fields` to `url`."""
+    """An AuthnRequest or LogoutRequest ready to send: by redirect to `url`, or by POSTing `fields` to `url`."""
 
     request_id: str
+    binding: str
+    url: str
+    fields: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingResponse:
+    """A LogoutResponse ready to send: by redirect to `url`, or by POSTing `fields` to `url`."""
+
     binding: str
     url: str
     fields: dict[str, str] | None = None
@@ -146,7 +167,8 @@ def _settings_dict(sp: SpConfig, idp: IdpConfig | None) -> dict[str, Any]:
             "x509certMulti": {"signing": list(idp.certificates)},
         }
         if idp.slo_url:
-            idp_part["singleLogoutService"] = {"url": idp.slo_url, "binding": BINDING_REDIRECT}
+            # python3-saml pastes this URL into its XML templates (Destination="...") unescaped.
+            idp_part["singleLogoutService"] = {"url": _xml_safe(idp.slo_url), "binding": idp.slo_binding or BINDING_REDIRECT}
         settings["idp"] = idp_part
     return settings
 
@@ -299,7 +321,10 @@ def verify(response: OneLogin_Saml2_Response, sp: SpConfig, idp: IdpConfig, requ
 # --- Which certificate signed -------------------------------------------------------------
 
 _DS = "{http://www.w3.org/2000/09/xmldsig#}"
-_SIGNED = ("{urn:oasis:names:tc:SAML:2.0:protocol}Response", "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion")
+_SIGNED = (
+    "{urn:oasis:names:tc:SAML:2.0:protocol}Response", "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion",
+    "{urn:oasis:names:tc:SAML:2.0:protocol}LogoutRequest", "{urn:oasis:names:tc:SAML:2.0:protocol}LogoutResponse",
+)
 # A KeyInfo may list a chain; the first few are all a reason needs.
 _MAX_KEY_INFO_CERTS = 4
 
@@ -413,3 +438,174 @@ def identity(response: OneLogin_Saml2_Response) -> Identity:
         )
     except VE as error:
         raise _TRANSLATION.get(error.code, errors.RejectedByToolkit)(f"python3-saml: {error}") from None
+
+
+# --- Single logout ----------------------------------------------------------------------------
+
+LOGOUT_REQUEST = "LogoutRequest"
+LOGOUT_RESPONSE = "LogoutResponse"
+
+
+def _xml_safe(url: str) -> str:
+    return xml_escape(url, {'"': "&quot;"})
+
+
+@dataclass
+class LogoutMessage:
+    """A LogoutRequest or LogoutResponse as python3-saml parsed it: its object and its document."""
+
+    kind: str  # LogoutRequest | LogoutResponse
+    message: OneLogin_Saml2_Logout_Request | OneLogin_Saml2_Logout_Response
+    document: etree._Element
+
+
+def parse_logout(sp: SpConfig, idp: IdpConfig, kind: str, xml: bytes) -> LogoutMessage:
+    """Parse a logout message (no DTDs, no entities) whose raw document already passed our checks.
+
+    python3-saml inflates whatever it is handed, without a bound, so it is handed only what we
+    deflated ourselves from the document bindings.inflate already capped and check_document read.
+    """
+    redeflated = OneLogin_Saml2_Utils.deflate_and_base64_encode(xml)
+    try:
+        if kind == LOGOUT_REQUEST:
+            request = OneLogin_Saml2_Logout_Request(settings_for(sp, idp), redeflated)
+            return LogoutMessage(kind, request, OneLogin_Saml2_XML.to_etree(request.get_xml()))
+        response = OneLogin_Saml2_Logout_Response(settings_for(sp, idp), redeflated)
+        return LogoutMessage(kind, response, response.document)
+    except Exception as error:  # python3-saml raises bare exceptions from its parser
+        raise errors.MalformedMessage(f"the {kind} is not a well-formed XML document: {type(error).__name__}") from None
+
+
+def _logout_request_data(sp: SpConfig, parameters: dict[str, str], query_string: str | None) -> dict[str, Any]:
+    data = _request_data(sp.sls_url or sp.acs_url)
+    data["get_data"] = dict(parameters)
+    if query_string is not None:
+        # Verify the signature over the query exactly as the IdP encoded it (AD FS writes lowercase
+        # hex, others uppercase), not over python3-saml's re-encoding of the decoded values.
+        data["query_string"] = query_string
+        data["validate_signature_from_qs"] = True
+    return data
+
+
+def verify_logout(logout: LogoutMessage, sp: SpConfig, idp: IdpConfig, *, parameters: dict[str, str],
+                  query_string: str | None, request_id: str | None = None) -> None:
+    """Verify a logout message's signature with the tenant's certificates, then python3-saml's strict checks.
+
+    HTTP-Redirect (`query_string` given): the query signature, whose presence and algorithm the
+    caller checked. HTTP-POST: the enveloped XML signature, whose shape the caller checked
+    (validation.check_message_signature). `request_id` is the LogoutRequest a LogoutResponse answers.
+    """
+    data = _logout_request_data(sp, parameters, query_string)
+    if query_string is not None:
+        auth = OneLogin_Saml2_Auth(data, old_settings=settings_for(sp, idp))
+        if logout.kind == LOGOUT_REQUEST:
+            verified = auth.validate_request_signature(data["get_data"])
+        else:
+            verified = auth.validate_response_signature(data["get_data"])
+        if not verified:
+            listed = ", ".join(_describe_metadata_certificate(pem) for pem in idp.certificates) or "none"
+            raise errors.SignatureInvalid(
+                f"the {logout.kind}'s query signature verifies with none of the certificates in the uploaded "
+                f"metadata ({listed}): the message was changed, or the IdP signs with a key the metadata does not list"
+            )
+    else:
+        try:
+            OneLogin_Saml2_Utils.validate_sign(logout.document, multicerts=list(idp.certificates),
+                                               xpath=f"/samlp:{logout.kind}/ds:Signature", raise_exceptions=True)
+        except VE as error:
+            if error.code == VE.INVALID_SIGNATURE:
+                raise errors.SignatureInvalid(signature_failure_reason(logout.document, idp)) from None
+            raise _TRANSLATION.get(error.code, errors.SignatureInvalid)(f"python3-saml: {error}") from None
+        except Exception as error:  # xmlsec and lxml raise their own types on hostile input
+            raise errors.SignatureInvalid(f"the signature could not be verified ({type(error).__name__})") from None
+    try:
+        if logout.kind == LOGOUT_REQUEST:
+            logout.message.is_valid(data, raise_exceptions=True)
+        else:
+            logout.message.is_valid(data, request_id=request_id, raise_exceptions=True)
+    except VE as error:
+        raise _TRANSLATION.get(error.code, errors.RejectedByToolkit)(f"python3-saml: {error}") from None
+    except Exception as error:
+        raise errors.RejectedByToolkit(f"python3-saml refused the {logout.kind} ({type(error).__name__})") from None
+
+
+def logout_verifying_certificate(logout: LogoutMessage, idp: IdpConfig, binding: str) -> str | None:
+    """The fingerprint of the metadata certificate that verified a (verified) logout message, when known."""
+    if binding == BINDING_POST:
+        return verifying_certificate(logout.document, idp)
+    # A query signature names no certificate: with one in the metadata there is no doubt.
+    return fingerprint(_pem_der(idp.certificates[0])) if len(idp.certificates) == 1 else None
+
+
+def _check_built(xml: str | bytes, kind: str, destination: str, texts: dict[str, str | None]) -> None:
+    """Refuse to send a message python3-saml built wrong: well-formed, addressed to `destination`, carrying `texts`."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml,
+                            etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    if root.tag != f"{{{C.NS_SAMLP}}}{kind}" or root.get("Destination") != destination:
+        raise RuntimeError(f"python3-saml built a {kind} for {root.get('Destination')!r}, not {destination!r}")
+    for tag, expected in texts.items():
+        found = root.find(tag, {"samlp": C.NS_SAMLP, "saml": C.NS_SAML})
+        if expected is not None and (found is None or found.text != expected):
+            raise RuntimeError(f"python3-saml built a {kind} whose {tag} is not the value given")
+
+
+def _with_raw_url(url: str, slo_url: str) -> str:
+    """python3-saml's redirect URL, starting with the IdP's URL as it is rather than XML-escaped."""
+    escaped = _xml_safe(slo_url)
+    if not url.startswith(escaped):
+        raise RuntimeError("python3-saml's logout redirect does not start with the IdP's SLO URL")
+    return slo_url + url[len(escaped):]
+
+
+def logout_request(sp: SpConfig, idp: IdpConfig, *, name_id: str, name_id_format: str | None,
+                   session_index: str | None, relay_state: str) -> OutgoingRequest:
+    """Build a signed LogoutRequest for the IdP's SLO binding: a redirect URL, or a POST form."""
+    if not idp.slo_url:
+        raise errors.IdpNotConfigured("the IdP metadata lists no SingleLogoutService")
+    settings = settings_for(sp, idp)
+    # python3-saml pastes the SessionIndex into its XML unescaped; the NameID it escapes itself.
+    index = xml_escape(session_index) if session_index else None
+    if idp.slo_binding != BINDING_POST:
+        auth = OneLogin_Saml2_Auth(_request_data(sp.sls_url or sp.acs_url), old_settings=settings)
+        url = _with_raw_url(auth.logout(return_to=relay_state, name_id=name_id, session_index=index,
+                                        name_id_format=name_id_format), idp.slo_url)
+        request_id, xml, fields = auth.get_last_request_id(), auth.get_last_request_xml(), None
+    else:
+        request = OneLogin_Saml2_Logout_Request(settings, name_id=name_id, session_index=index,
+                                                name_id_format=name_id_format)
+        request_id, xml, url = request.id, request.get_xml(), idp.slo_url
+        signed = OneLogin_Saml2_Utils.add_sign(xml, sp.key_pem, sp.cert_pem, sign_algorithm=C.RSA_SHA256,
+                                               digest_algorithm=C.SHA256)
+        fields = {"SAMLRequest": OneLogin_Saml2_Utils.b64encode(signed), "RelayState": relay_state}
+    _check_built(xml, LOGOUT_REQUEST, idp.slo_url, {"saml:NameID": name_id, "samlp:SessionIndex": session_index})
+    return OutgoingRequest(request_id, BINDING_POST if fields else BINDING_REDIRECT, url, fields)
+
+
+def logout_response(sp: SpConfig, idp: IdpConfig, *, in_response_to: str, status: str,
+                    relay_state: str | None) -> OutgoingResponse:
+    """Build a signed LogoutResponse to a LogoutRequest, for the IdP's SLO binding.
+
+    `in_response_to` must be the verified request's ID (an xs:ID): python3-saml pastes it into
+    the XML unescaped.
+    """
+    if not idp.slo_url:
+        raise errors.IdpNotConfigured("the IdP metadata lists no SingleLogoutService")
+    settings = settings_for(sp, idp)
+    builder = OneLogin_Saml2_Logout_Response(settings)
+    builder.build(in_response_to, status)
+    xml = builder.get_xml()
+    _check_built(xml, LOGOUT_RESPONSE, idp.slo_url, {})
+    parameters: dict[str, str] = {}
+    if idp.slo_binding != BINDING_POST:
+        parameters["SAMLResponse"] = builder.get_response()
+        if relay_state is not None:
+            parameters["RelayState"] = relay_state
+        auth = OneLogin_Saml2_Auth(_request_data(sp.sls_url or sp.acs_url), old_settings=settings)
+        auth.add_response_signature(parameters, C.RSA_SHA256)
+        return OutgoingResponse(BINDING_REDIRECT, OneLogin_Saml2_Utils.redirect(idp.slo_url, parameters))
+    signed = OneLogin_Saml2_Utils.add_sign(xml, sp.key_pem, sp.cert_pem, sign_algorithm=C.RSA_SHA256,
+                                           digest_algorithm=C.SHA256)
+    parameters["SAMLResponse"] = OneLogin_Saml2_Utils.b64encode(signed)
+    if relay_state is not None:
+        parameters["RelayState"] = relay_state
+    return OutgoingResponse(BINDING_POST, idp.slo_url, parameters)

@@ -11,6 +11,7 @@ from .. import errors, provisioning
 from ..models import IdentityProvider, Tenant
 from . import keys
 from .toolkit import BINDING_POST, BINDING_REDIRECT, IdpConfig, SpConfig
+from .logout_validation import LogoutExpectations
 from .validation import Expectations
 
 
@@ -88,14 +89,25 @@ def idp_config(idp: IdentityProvider) -> IdpConfig:
         sso_url, binding = idp.sso_post_url, BINDING_POST
     else:
         raise errors.IdpNotConfigured("the IdP metadata lists no usable SingleSignOnService")
+    slo_url, slo_binding = slo_endpoint(idp)
     return IdpConfig(
         entity_id=idp.entity_id,
         sso_url=sso_url,
         sso_binding=binding,
-        slo_url=idp.slo_redirect_url,
+        slo_url=slo_url,
         certificates=tuple(cert["pem"] for cert in idp.certificates),
         want_authn_requests_signed=idp.want_authn_requests_signed,
+        slo_binding=slo_binding,
     )
+
+
+def slo_endpoint(idp: IdentityProvider) -> tuple[str | None, str | None]:
+    """Where we send the IdP logout messages, and by which binding: HTTP-Redirect when it offers it."""
+    if idp.slo_redirect_url:
+        return idp.slo_redirect_url, BINDING_REDIRECT
+    if idp.slo_post_url:
+        return idp.slo_post_url, BINDING_POST
+    return None, None
 
 
 def expectations(tenant: Tenant, idp: IdentityProvider) -> Expectations:
@@ -103,6 +115,19 @@ def expectations(tenant: Tenant, idp: IdentityProvider) -> Expectations:
     return Expectations(
         sp_entity_id=entity_id(tenant.slug),
         acs_url=acs_url(tenant.slug),
+        idp_entity_id=idp.entity_id,
+        clock_skew=timedelta(seconds=tenant.clock_skew_seconds),
+        max_age=timedelta(seconds=current_app.config["SAML_MAX_ASSERTION_AGE_SECONDS"]),
+    )
+
+
+def logout_expectations(tenant: Tenant, idp: IdentityProvider) -> LogoutExpectations:
+    """What a LogoutRequest or LogoutResponse for this tenant must say."""
+    sls = sls_url(tenant.slug)
+    if sls is None:
+        raise RuntimeError("single logout is not served by this app (no route named saml.sls)")
+    return LogoutExpectations(
+        sls_url=sls,
         idp_entity_id=idp.entity_id,
         clock_skew=timedelta(seconds=tenant.clock_skew_seconds),
         max_age=timedelta(seconds=current_app.config["SAML_MAX_ASSERTION_AGE_SECONDS"]),

@@ -128,7 +128,7 @@ def _describe_offset(seconds: float) -> str:
 def check_document(xml: bytes) -> None:
     """Check the raw XML before any parser that hides things from us (python3-saml's) sees it.
 
-    A genuine Response is plain UTF-8 elements, attributes and text. DTDs (XXE, billion laughs),
+    A genuine SAML message is plain UTF-8 elements, attributes and text. DTDs (XXE, billion laughs),
     comments, processing instructions and CDATA sections are refused: canonicalisation leaves
     comments out of the signature, python3-saml's parser drops comments and processing
     instructions before verifying, and each is a way to make two readers see different text.
@@ -149,11 +149,11 @@ def check_document(xml: bytes) -> None:
     for marker, what in ((b"<!DOCTYPE", "a DTD"), (b"<!ENTITY", "an entity declaration"), (b"<!--", "a comment"),
                          (b"<![CDATA[", "a CDATA section"), (b"<?", "a processing instruction"), (b"<!", "a declaration")):
         if marker in body:
-            raise errors.ForbiddenMarkup(f"the message contains {what}, which a SAML Response never needs")
+            raise errors.ForbiddenMarkup(f"the message contains {what}, which no SAML message we read needs")
     try:
         root = etree.fromstring(xml, etree.XMLParser(**_DOCUMENT_PARSER_OPTIONS))
     except (etree.XMLSyntaxError, ValueError) as error:
-        raise errors.MalformedMessage(f"the SAMLResponse is not well-formed XML: {str(error)[:200]}") from None
+        raise errors.MalformedMessage(f"the message is not well-formed XML: {str(error)[:200]}") from None
     for element in root.iter(SAML + "EncryptedAssertion", SAML + "EncryptedID", SAML + "EncryptedAttribute",
                              "{%s}EncryptedData" % XENC, "{%s}EncryptedKey" % XENC):
         raise errors.EncryptedAssertionUnsupported(
@@ -205,6 +205,29 @@ def check_structure(root: etree._Element) -> etree._Element:
     for signature in signatures:
         _check_signature_shape(signature, root, assertion)
     return assertion
+
+
+def check_message_signature(root: etree._Element) -> None:
+    """Check the signature of a POST-binding message that is not a Response (a LogoutRequest or LogoutResponse).
+
+    Exactly one, enveloped on the message itself, of the shape a Response's signature must have;
+    and no duplicate IDs, so the element the Reference finds is the one we read.
+    Raises SignatureMissing, SignatureStructure, WeakAlgorithm or DuplicateId.
+    """
+    seen_ids: set[str] = set()
+    for element in root.iter(tag=etree.Element):
+        value = element.get("ID")
+        if value is None:
+            continue
+        if value in seen_ids:
+            raise errors.DuplicateId(f"two elements carry the ID {value!r}")
+        seen_ids.add(value)
+    signatures = list(root.iter(DS + "Signature"))
+    if not signatures:
+        raise errors.SignatureMissing(f"the {etree.QName(root).localname} is not signed; the IdP must sign it")
+    if len(signatures) > 1:
+        raise errors.SignatureStructure(f"{len(signatures)} signatures; exactly one, on the message, is allowed")
+    _check_signature_shape(signatures[0], root, root)
 
 
 def _check_nothing_outside(root: etree._Element, assertion: etree._Element) -> None:

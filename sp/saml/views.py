@@ -1,18 +1,18 @@
-"""SAML endpoints: adapt HTTP to the services in acs, toolkit and request_store."""
+"""SAML endpoints: adapt HTTP to the services in acs, slo, toolkit and request_store."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, g, make_response, redirect, render_template, request, session
-from flask_login import login_user
+from flask import Response, current_app, flash, g, make_response, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 
 from .. import clock
 from ..extensions import csrf, db
 from ..redirects import safe_next
 from ..security_headers import csp
-from . import acs, request_store, started, toolkit, trust
+from . import acs, request_store, slo, started, toolkit, trust
 from . import bp
 
 
@@ -35,9 +35,28 @@ def login():
     db.session.commit()
     if outgoing.binding == toolkit.BINDING_REDIRECT:
         return _no_store(started.remember(redirect(outgoing.url, code=302), outgoing.request_id))
-    page = make_response(render_template("saml/autopost.html", url=outgoing.url, fields=outgoing.fields, idp=idp))
-    target = urlsplit(outgoing.url)
+    return _no_store(started.remember(autopost(outgoing.url, outgoing.fields), outgoing.request_id))
+
+
+def autopost(url: str, fields: dict[str, str] | None, *, heading: str | None = None, button: str | None = None) -> Response:
+    """The page that POSTs fields to the IdP (HTTP-POST binding); its CSP lets forms reach that origin only."""
+    page = make_response(render_template("saml/autopost.html", url=url, fields=fields, heading=heading, button=button))
+    target = urlsplit(url)
     page.headers["Content-Security-Policy"] = csp(f"'self' {target.scheme}://{target.netloc}")
+    return page
+
+
+def to_idp_for_sign_out(outgoing: toolkit.OutgoingRequest) -> Response:
+    """Send a signed-out browser on to the IdP with our LogoutRequest, remembering it started that request.
+
+    This answers a form (Sign out), and browsers hold every redirect after a form submission to the
+    page's form-action: a 200 page that moves on by itself (meta refresh, or the link) is not held.
+    """
+    if outgoing.binding == toolkit.BINDING_REDIRECT:
+        page = make_response(render_template("saml/signing_out.html", url=outgoing.url))
+    else:
+        page = autopost(outgoing.url, outgoing.fields, heading="Signing you out at your organisation's sign-in page…",
+                        button="Continue signing out")
     return _no_store(started.remember(page, outgoing.request_id))
 
 
@@ -51,6 +70,26 @@ def assertion_consumer():
     login_user(done.signed_in)
     session.permanent = False
     return _no_store(redirect(done.next_path, code=303))
+
+
+@bp.route("/sls", methods=["GET", "POST"], endpoint="sls")
+@csrf.exempt  # the IdP's HTTP-POST binding is a cross-site POST; the signature and the checks in slo protect it
+def single_logout():
+    """Receive a LogoutRequest or LogoutResponse from the tenant's IdP (HTTP-Redirect, or HTTP-POST)."""
+    this_session = current_user.session.id if current_user.is_authenticated else None
+    if request.method == "POST":
+        done = slo.receive(g.tenant, clock.utcnow(), form=request.form.to_dict(flat=False), started_here=started.ids())
+    else:
+        done = slo.receive(g.tenant, clock.utcnow(), query_string=request.query_string, started_here=started.ids())
+    if this_session in done.ended_session_ids:
+        logout_user()
+    if done.answer is None:
+        flash(done.notice or slo.SIGNED_OUT)
+        return _no_store(redirect(url_for("auth.login"), code=303))
+    if done.answer.binding == toolkit.BINDING_REDIRECT:
+        return _no_store(redirect(done.answer.url, code=302))
+    return _no_store(autopost(done.answer.url, done.answer.fields, heading="Signing you out…",
+                              button="Continue signing out"))
 
 
 @bp.get("/metadata")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from siege import Siege, another_instance
+from siege import LogoutSiege, Siege, another_instance
 from sp.extensions import db
 
 
@@ -21,6 +21,21 @@ def signed(builder):
         # Re-parsed, as the SP would see it (xmlsec's template nodes lack namespace pointers).
         return etree.fromstring(etree.tostring(builder.build_tree(builder.spec(**changes))))
     return make
+
+@pytest.fixture
+def logouts(app, builder):
+    """Tenant acme, whose IdP lists a SingleLogoutService (HTTP-Redirect); the IdP's logout messages."""
+    from support.journeys import add_tenant
+    from support.logout_builder import LogoutBuilder
+
+    add_tenant(app, "acme", builder.metadata(slo=("redirect",)), domains=["acme.example"])
+    return LogoutBuilder(builder)
+
+
+@pytest.fixture
+def logout_siege(app, builder, logouts) -> LogoutSiege:
+    return LogoutSiege(app, logouts, builder)
+
 
 @pytest.fixture
 def instance(app):

@@ -13,7 +13,7 @@ import pytest
 
 import fuzzing
 
-TARGETS = 5
+TARGETS = 8
 BUDGET = float(os.environ.get("FUZZ_SECONDS", "90")) / TARGETS
 ROUND = 40
 
@@ -46,6 +46,18 @@ def test_acs_random_xml(request, siege):
 
 def test_acs_mutated_genuine(request, siege, signed):
     request.node.examples = _for_a_while(lambda: fuzzing.acs_mutated_genuine(siege, signed, ROUND))
+
+
+def test_sls_random_bytes(request, logout_siege):
+    request.node.examples = _for_a_while(lambda: fuzzing.sls_random_bytes(logout_siege, ROUND))
+
+
+def test_sls_random_xml(request, logout_siege):
+    request.node.examples = _for_a_while(lambda: fuzzing.sls_random_xml(logout_siege, ROUND))
+
+
+def test_sls_mutated_genuine(request, logout_siege):
+    request.node.examples = _for_a_while(lambda: fuzzing.sls_mutated_genuine(logout_siege, ROUND))
 
 
 def test_metadata_random(request):

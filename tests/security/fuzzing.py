@@ -1,14 +1,17 @@
-"""Fuzz targets for the ACS and the IdP metadata importer (hypothesis), shared by the smoke test and `make fuzz`.
+"""Fuzz targets for the ACS, the SLS and the IdP metadata importer (hypothesis), shared by the smoke test and `make fuzz`.
 
 Each target runs `examples` hypothesis examples and fails on the first input that makes the ACS
-answer a 5xx (our handler turns any unhandled exception into one) or makes the metadata reader
-raise anything but its own refusal. Inputs: random bytes, random SAML-shaped XML, and byte- and
-tree-level mutations of a genuine signed message or genuine metadata.
+or the SLS answer a 5xx (our handler turns any unhandled exception into one) or makes the
+metadata reader raise anything but its own refusal. Inputs: random bytes, random SAML-shaped XML,
+and byte- and tree-level mutations of a genuine signed message or genuine metadata. Logout
+messages are signed (HTTP-Redirect query signature) *after* they are made up or mutated, so they
+get past the signature precheck and reach every parser and check behind it.
 """
 
 from __future__ import annotations
 
 import string
+from urllib.parse import quote_from_bytes
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,10 +38,14 @@ _SAML_TAGS = [f"{{{SAMLP}}}{n}" for n in ("Response", "Status", "StatusCode", "S
                                "Attribute", "AttributeValue", "EncryptedAssertion", "Advice")] + [
     f"{{{DS}}}{n}" for n in ("Signature", "SignedInfo", "Reference", "Transforms", "Transform", "DigestMethod",
                              "SignatureMethod", "CanonicalizationMethod", "SignatureValue", "KeyInfo", "Object")] + ["{urn:x}x"]
+_LOGOUT_TAGS = [f"{{{SAMLP}}}{n}" for n in ("LogoutRequest", "LogoutResponse", "SessionIndex", "Status", "StatusCode",
+                                            "Extensions")] + [
+    f"{{{SAML}}}{n}" for n in ("Issuer", "NameID", "BaseID", "EncryptedID")] + [f"{{{DS}}}Signature", "{urn:x}x"]
 _MD_TAGS = [f"{{{MD}}}{n}" for n in ("EntitiesDescriptor", "EntityDescriptor", "IDPSSODescriptor", "SPSSODescriptor",
                                       "KeyDescriptor", "SingleSignOnService", "SingleLogoutService", "NameIDFormat")] + [
     f"{{{DS}}}{n}" for n in ("KeyInfo", "X509Data", "X509Certificate")]
 _ATTRIBUTES = ["ID", "Version", "IssueInstant", "Destination", "InResponseTo", "Algorithm", "URI", "Method", "Recipient",
+               "Reason",
                "NotOnOrAfter", "NotBefore", "Value", "Format", "entityID", "Binding", "Location", "use",
                "protocolSupportEnumeration", "validUntil", "SessionIndex", "SessionNotOnOrAfter", "Name"]
 
@@ -146,6 +153,51 @@ def acs_mutated_genuine(siege, signed, examples: int) -> None:
         genuine = etree.tostring(signed(**layout))
         kind, operations = mutation
         _post_is_handled(siege, mutate_bytes(genuine, operations) if kind == "bytes" else mutate_tree(genuine, operations))
+    run()
+
+
+_SLS_STATUSES = (302, 303, 400, 404, 409, 413)
+
+
+def _sls_is_handled(logout_siege, query: str) -> None:
+    response, outcome = logout_siege.send(query)
+    assert outcome.status < 500, (outcome.status, outcome.code, query[:300])
+    assert outcome.status in _SLS_STATUSES, (outcome.status, query[:300])
+
+
+def sls_random_bytes(logout_siege, examples: int) -> None:
+    @settings(max_examples=examples, **FUZZ_SETTINGS)
+    @given(st.binary(max_size=2048), st.sampled_from(["signed", "unsigned", "raw"]),
+           st.sampled_from(["SAMLRequest", "SAMLResponse"]))
+    def run(payload, how, kind):
+        logouts = logout_siege.logouts
+        if how == "raw":
+            _sls_is_handled(logout_siege, f"{kind}=" + quote_from_bytes(payload, safe="&=%+/"))
+        else:
+            _sls_is_handled(logout_siege, logouts.query(payload, kind=kind, sig_alg="rsa-sha256" if how == "signed" else None))
+    run()
+
+
+def sls_random_xml(logout_siege, examples: int) -> None:
+    @settings(max_examples=examples, **FUZZ_SETTINGS)
+    @given(st.sampled_from(["LogoutRequest", "LogoutResponse"]), st.data())
+    def run(root, data):
+        document = data.draw(xml_documents(_LOGOUT_TAGS, f"{{{SAMLP}}}{root}"))
+        kind = "SAMLRequest" if root == "LogoutRequest" else "SAMLResponse"
+        _sls_is_handled(logout_siege, logout_siege.logouts.query(document, kind=kind))
+    run()
+
+
+def sls_mutated_genuine(logout_siege, examples: int) -> None:
+    @settings(max_examples=examples, **FUZZ_SETTINGS)
+    @given(st.one_of(st.tuples(st.just("bytes"), BYTE_MUTATIONS), st.tuples(st.just("tree"), TREE_MUTATIONS)),
+           st.sampled_from([[], ["_s1"], ["_s1", "_s2"]]))
+    def run(mutation, session_indexes):
+        logouts = logout_siege.logouts
+        genuine = logouts.xml(session_indexes=session_indexes)
+        kind, operations = mutation
+        mutated = mutate_bytes(genuine, operations) if kind == "bytes" else mutate_tree(genuine, operations)
+        _sls_is_handled(logout_siege, logouts.query(mutated))
     run()
 
 

@@ -131,3 +131,77 @@ def set_tenant(app, slug: str, **settings) -> None:
 
     with app.app_context():
         tenants.update_settings(tenancy.find(slug), **settings)
+
+
+class LogoutSiege:
+    """Sends logout messages to a tenant's single logout service and checks what they did.
+
+    `victim` is a browser signed in as alice (SessionIndex "_s1") before the attack. `refused(...)`
+    asserts the status and stable code, that no session ended and nothing was written (sessions,
+    replay cache, outstanding requests, audit log), that the victim is still signed in, and bounded
+    time and memory. `accepted(...)`, the positive control, asserts the untouched message signs the
+    victim out and is answered at the IdP's SLO endpoint.
+    """
+
+    def __init__(self, app, logouts, builder) -> None:
+        from support.journeys import post_acs
+
+        self.app, self.logouts, self.builder = app, logouts, builder
+        self.victim = app.test_client()
+        landed = post_acs(self.victim, "acme", builder.b64(session_index="_s1"))
+        assert landed.status_code == 303, landed.data
+
+    def state(self) -> dict:
+        with self.app.app_context():
+            return {
+                "sessions": sorted(tuple(r) for r in db.session.execute(select(UserSession.id, UserSession.revoked_at))),
+                "replay": sorted(db.session.scalars(select(ReplayEntry.key))),
+                "requests": sorted(tuple(r) for r in db.session.execute(select(SamlRequest.id, SamlRequest.used_at))),
+                "audit": db.session.scalar(select(db.func.count()).select_from(AuditEvent)),
+            }
+
+    def send(self, query: str | None = None, *, form: dict | None = None, slug: str = "acme", client=None,
+             accept: str = "text/html") -> tuple[object, Outcome]:
+        """GET the SLS with query (HTTP-Redirect), or POST it form (HTTP-POST); time and measure it."""
+        browser = client or self.victim
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        if form is not None:
+            response = browser.post(f"/saml/{slug}/sls", data=form, headers={"Accept": accept})
+        else:
+            response = browser.get(f"/saml/{slug}/sls?{query}", headers={"Accept": accept})
+        seconds = time.perf_counter() - started
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+        if response.is_json:
+            code = response.get_json().get("error")
+        else:
+            found = _CODE_IN_PAGE.search(response.data)
+            code = found.group(1).decode() if found else None
+        return response, Outcome(response.status_code, code, seconds, growth, response.headers.get("Location"))
+
+    def refused(self, query: str | None = None, code: str = "", *, form: dict | None = None, status: int = 400,
+                slug: str = "acme", client=None) -> Outcome:
+        before = self.state()
+        response, outcome = self.send(query, form=form, slug=slug, client=client)
+        assert (outcome.status, outcome.code) == (status, code), response.data[:2000]
+        assert outcome.seconds < TIME_LIMIT_SECONDS, f"took {outcome.seconds:.3f} s"
+        assert outcome.rss_growth_kib < MEMORY_LIMIT_KIB, f"peak memory grew by {outcome.rss_growth_kib} KiB"
+        assert self.state() == before, "a refused logout message changed the database"
+        assert self.victim.get("/me").status_code == 200, "a refused logout message signed the victim out"
+        return outcome
+
+    def accepted(self, query: str | None = None, *, form: dict | None = None) -> Outcome:
+        response, outcome = self.send(query, form=form)
+        if form is None:
+            assert outcome.status == 302 and outcome.location.startswith("https://idp.example.test/slo/"), response.data[:2000]
+        else:
+            assert outcome.status == 200 and b'action="https://idp.example.test/slo/' in response.data, response.data[:2000]
+        assert self.victim.get("/me").status_code == 401, "the genuine logout message did not sign the victim out"
+        return outcome
+
+    def attack(self, genuine: str | dict, tampered: str | dict, code: str, *, status: int = 400) -> Outcome:
+        """Tampered is refused with code; then the untouched genuine message still signs the victim out."""
+        post = isinstance(genuine, dict)
+        outcome = self.refused(None if post else tampered, code, form=tampered if post else None, status=status)
+        self.accepted(None if post else genuine, form=genuine if post else None)
+        return outcome

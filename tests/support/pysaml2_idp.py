@@ -130,7 +130,8 @@ class Pysaml2IdP:
         """The signing certificate as one base64 line (python3-saml's ``x509cert``)."""
         return cert_body(self.cert_pem)
 
-    def _config(self, sso_url: str, bindings: Iterable[str], metadata: Mapping[str, Any] | None) -> IdPConfig:
+    def _config(self, sso_url: str, bindings: Iterable[str], metadata: Mapping[str, Any] | None,
+                slo_url: str | None = None) -> IdPConfig:
         """A pysaml2 IdP configuration, loaded from a dict."""
         if XMLSEC1 is None:
             raise RuntimeError("pysaml2 needs Debian's xmlsec1: apt-get install xmlsec1")
@@ -145,6 +146,7 @@ class Pysaml2IdP:
                 "idp": {
                     "endpoints": {
                         "single_sign_on_service": [(sso_url, _BINDINGS[b]) for b in bindings],
+                        **({"single_logout_service": [(slo_url, BINDING_HTTP_REDIRECT)]} if slo_url else {}),
                     },
                     "policy": {
                         "default": {
@@ -169,13 +171,15 @@ class Pysaml2IdP:
         sso_url: str = "https://idp.example/sso",
         bindings: Sequence[str] = ("redirect", "post"),
         extra_certs: Sequence[bytes] = (),
+        slo_url: str | None = None,
     ) -> str:
         """IdP metadata (EntityDescriptor/IDPSSODescriptor) listing the signing cert(s) and SSO endpoints.
 
         ``bindings`` are ``"redirect"`` and/or ``"post"``; ``extra_certs`` (PEM) are
-        published as further signing KeyDescriptors, e.g. to model a key rollover.
+        published as further signing KeyDescriptors, e.g. to model a key rollover;
+        ``slo_url`` adds a SingleLogoutService (HTTP-Redirect).
         """
-        config = self._config(sso_url, bindings, metadata=None)
+        config = self._config(sso_url, bindings, metadata=None, slo_url=slo_url)
         extra_files = []
         for cert in extra_certs:
             path = self.workdir / f"extra-{hashlib.sha256(cert).hexdigest()[:12]}-cert.pem"
@@ -257,3 +261,24 @@ class Pysaml2IdP:
         finally:
             server.session_index = None
         return _to_text(message)
+
+    def logout_request_url(
+        self,
+        *,
+        sp_entity_id: str,
+        acs_url: str,
+        sls_url: str,
+        name_id: str,
+        session_indexes: Sequence[str] = (),
+        relay_state: str = "",
+        name_id_format: str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    ) -> str:
+        """A LogoutRequest from pysaml2 to the SP's SLS, as the URL of a signed HTTP-Redirect (RSA-SHA256)."""
+        server = self._server(sp_entity_id, acs_url)
+        _, request = server.create_logout_request(
+            destination=sls_url, issuer_entity_id=sp_entity_id, name_id=NameID(format=name_id_format, text=name_id),
+            session_indexes=list(session_indexes) or None, sign=False,
+        )
+        info = server.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination=sls_url, relay_state=relay_state,
+                                    sign=True, sigalg=SIGN_ALGS["rsa-sha256"])
+        return dict(info["headers"])["Location"]

@@ -34,6 +34,10 @@ DIGEST_ALGS = {
 _MISSING = object()
 
 
+SLO_URLS = {"redirect": "https://idp.example.test/slo/redirect", "post": "https://idp.example.test/slo/post"}
+SLO_BINDINGS = {"redirect": "HTTP-Redirect", "post": "HTTP-POST"}
+
+
 def saml_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -202,8 +206,8 @@ class ResponseBuilder:
         context.sign(signature)
         return signature
 
-    def metadata(self, *, post_only: bool = False, extra_certs: list[bytes] = ()) -> bytes:
-        """IdP metadata for this builder (our own, for fast tests)."""
+    def metadata(self, *, post_only: bool = False, extra_certs: list[bytes] = (), slo: tuple[str, ...] = ()) -> bytes:
+        """IdP metadata for this builder (our own, for fast tests); slo: SingleLogoutService bindings ("redirect", "post")."""
         def body(pem: bytes) -> str:
             return "".join(line for line in pem.decode().splitlines() if not line.startswith("-----"))
 
@@ -211,6 +215,10 @@ class ResponseBuilder:
             f'<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body(pem)}'
             "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
             for pem in [self.cert_pem, *extra_certs]
+        )
+        slo_services = "".join(
+            f'<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:{SLO_BINDINGS[binding]}" '
+            f'Location="{SLO_URLS[binding]}"/>' for binding in slo
         )
         redirect = "" if post_only else (
             '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
@@ -221,6 +229,7 @@ class ResponseBuilder:
             f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{self.entity_id}">'
             '<md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
             f"{keys}"
+            f"{slo_services}"
             "<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>"
             f"{redirect}"
             '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" '
