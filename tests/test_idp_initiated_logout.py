@@ -262,3 +262,17 @@ def test_a_logout_request_from_pysaml2_signs_the_user_out(app, tmp_path, idp_key
     assert target == "https://idp.globex.example/slo" and params["RelayState"] == "rs"
     assert response.find(f"{SAMLP}Status/{SAMLP}StatusCode").get("Value") == SUCCESS
     assert (signed_in(browser), signed_in(other)) == (False, True)
+
+
+def test_the_admin_console_shows_a_logout_trace_as_a_sign_out(app, builder, logouts):
+    from support.consoles import sign_in_admin
+
+    laptop = sign_in(app, builder, session_index="_laptop")
+    logouts.get(laptop, logouts.query(logouts.xml(message_id="_logout-console")))
+    [trace] = logout_traces(app)
+    admin = app.test_client()
+    sign_in_admin(app, admin, builder, "root@acme.example")
+    listing = admin.get("/admin/traces")
+    assert b"Sign-out, IdP-initiated" in listing.data
+    page = admin.get(f"/admin/traces/{trace.ref}")
+    assert b"Single logout, IdP-initiated (a LogoutRequest from the IdP)" in page.data
