@@ -193,3 +193,31 @@ def test_the_login_page_lets_its_form_redirect_to_the_idp(client, acme):
                                                                         "csrf_token": client.csrf_token()})):
         assert "form-action 'self' https:" in response.headers["Content-Security-Policy"]
     assert "form-action 'self';" in client.get("/healthz").headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("post_only", [False, True])
+def test_an_idp_endpoint_url_with_a_query_string_gives_a_well_formed_authn_request(client, app, builder, post_only):
+    # python3-saml pastes the SSO URL into its XML unescaped: an '&' would break the AuthnRequest.
+    import base64
+    import zlib
+    from urllib.parse import parse_qs, urlsplit
+
+    from lxml import etree
+
+    from support.journeys import add_tenant
+
+    endpoint = "https://idp.example.test/sso/post" if post_only else "https://idp.example.test/sso/redirect"
+    metadata = builder.metadata(post_only=post_only).replace(endpoint.encode(), f"{endpoint}?app=sp&amp;x=1".encode())
+    add_tenant(app, "acme", metadata)
+    response = client.get("/saml/acme/login")
+    if post_only:
+        assert f'action="{endpoint}?app=sp&amp;x=1"'.encode() in response.data
+        value = response.data.split(b'name="SAMLRequest" value="')[1].split(b'"')[0]
+        request = etree.fromstring(base64.b64decode(value))
+    else:
+        location = urlsplit(response.headers["Location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == endpoint
+        query = parse_qs(location.query)
+        assert (query["app"], query["x"]) == (["sp"], ["1"])
+        request = etree.fromstring(zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15))
+    assert request.get("Destination") == f"{endpoint}?app=sp&x=1"

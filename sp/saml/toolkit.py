@@ -147,6 +147,11 @@ _SECURITY = {
 }
 
 
+def _xml_safe(url: str) -> str:
+    """A URL as it must appear in an XML attribute (python3-saml pastes endpoint URLs unescaped)."""
+    return xml_escape(url, {'"': "&quot;"})
+
+
 def _settings_dict(sp: SpConfig, idp: IdpConfig | None) -> dict[str, Any]:
     sp_part: dict[str, Any] = {
         "entityId": sp.entity_id,
@@ -163,11 +168,11 @@ def _settings_dict(sp: SpConfig, idp: IdpConfig | None) -> dict[str, Any]:
     if idp is not None:
         idp_part: dict[str, Any] = {
             "entityId": idp.entity_id,
-            "singleSignOnService": {"url": idp.sso_url, "binding": idp.sso_binding},
+            # python3-saml pastes these URLs into its XML templates (Destination="...") unescaped.
+            "singleSignOnService": {"url": _xml_safe(idp.sso_url), "binding": idp.sso_binding},
             "x509certMulti": {"signing": list(idp.certificates)},
         }
         if idp.slo_url:
-            # python3-saml pastes this URL into its XML templates (Destination="...") unescaped.
             idp_part["singleLogoutService"] = {"url": _xml_safe(idp.slo_url), "binding": idp.slo_binding or BINDING_REDIRECT}
         settings["idp"] = idp_part
     return settings
@@ -197,7 +202,7 @@ def authn_request(sp: SpConfig, idp: IdpConfig, relay_state: str) -> OutgoingReq
     settings = settings_for(sp, idp)
     if idp.sso_binding == BINDING_REDIRECT:
         auth = OneLogin_Saml2_Auth(_request_data(sp.acs_url), old_settings=settings)
-        url = auth.login(return_to=relay_state, set_nameid_policy=False)
+        url = _with_raw_url(auth.login(return_to=relay_state, set_nameid_policy=False), idp.sso_url)
         return OutgoingRequest(auth.get_last_request_id(), BINDING_REDIRECT, url)
     # python3-saml only builds the Redirect binding; for HTTP-POST we sign the XML itself.
     request = OneLogin_Saml2_Authn_Request(settings, set_nameid_policy=False)
@@ -446,8 +451,6 @@ LOGOUT_REQUEST = "LogoutRequest"
 LOGOUT_RESPONSE = "LogoutResponse"
 
 
-def _xml_safe(url: str) -> str:
-    return xml_escape(url, {'"': "&quot;"})
 
 
 @dataclass
@@ -549,12 +552,12 @@ def _check_built(xml: str | bytes, kind: str, destination: str, texts: dict[str,
             raise RuntimeError(f"python3-saml built a {kind} whose {tag} is not the value given")
 
 
-def _with_raw_url(url: str, slo_url: str) -> str:
+def _with_raw_url(url: str, idp_url: str) -> str:
     """python3-saml's redirect URL, starting with the IdP's URL as it is rather than XML-escaped."""
-    escaped = _xml_safe(slo_url)
+    escaped = _xml_safe(idp_url)
     if not url.startswith(escaped):
-        raise RuntimeError("python3-saml's logout redirect does not start with the IdP's SLO URL")
-    return slo_url + url[len(escaped):]
+        raise RuntimeError("python3-saml's redirect does not start with the IdP's endpoint URL")
+    return idp_url + url[len(escaped):]
 
 
 def logout_request(sp: SpConfig, idp: IdpConfig, *, name_id: str, name_id_format: str | None,
