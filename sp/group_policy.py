@@ -360,18 +360,18 @@ def delete_group(
     now = now or utcnow()
     if group.id == tenant.default_group_id:
         raise GroupPolicyConflict(f"{group.name!r} is the default group of tenant {tenant.slug!r}; "
-                                  "make another group the default first (tenant set --default-group)")
+                                  "make another group the default first")
     rule_ids = list(db.session.scalars(select(MappingRule.id).where(MappingRule.group_id == group.id)))
     if rule_ids:
         listed = ", ".join(f"#{i}" for i in rule_ids)
         one = len(rule_ids) == 1
         which = f"mapping rule {listed} gives" if one else f"mapping rules {listed} give"
-        raise GroupPolicyConflict(f"{which} group {group.name!r}; remove {'it' if one else 'them'} first (mapping remove)")
+        raise GroupPolicyConflict(f"{which} group {group.name!r}; remove {'it' if one else 'them'} first")
     holders = list(db.session.scalars(select(User).where(User.group_id == group.id).order_by(User.id)))
     if holders and not move_users_to_default:
         raise GroupPolicyConflict(
             f"{len(holders)} {'user holds' if len(holders) == 1 else 'users hold'} group {group.name!r}; "
-            f"pass --move-users-to-default to move them to {tenant.default_group.name!r}, or move them first"
+            f"delete it moving them to the default group {tenant.default_group.name!r}, or move them first"
         )
     for user in holders:
         set_group(tenant, user, tenant.default_group_id, "default", f"group {group.name!r} deleted by {actor}",

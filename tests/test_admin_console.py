@@ -262,3 +262,40 @@ def test_the_audit_log_is_filtered_and_exported_as_json_lines(client, app, admin
 def test_a_malformed_date_filter_is_a_clear_400(client, admin):
     refused = client.get("/admin/audit?since=yesterday")
     assert refused.status_code == 400 and b"request.invalid" in refused.data
+
+
+def test_an_admin_deletes_a_group_moving_its_members_to_the_default_group(client, app, admin, bob):
+    from support.consoles import put_in_group
+
+    put_in_group(app, "acme", "bob@acme.example", "Engineering")
+    engineering = next(g for g in rows(app, UserGroup) if g.name == "Engineering")
+    kept = post_form(client, "/admin/groups/delete", {"group_id": engineering.id}, page="/admin/groups")
+    assert kept.status_code == 409 and b"1 user holds group" in kept.data
+    assert "Engineering" in [g.name for g in rows(app, UserGroup)]
+
+    gone = post_form(client, "/admin/groups/delete", {"group_id": engineering.id, "move_users": "on"}, page="/admin/groups")
+    assert gone.status_code == 303
+    assert "Engineering" not in [g.name for g in rows(app, UserGroup)]
+    with app.app_context():
+        from sp.extensions import db
+
+        moved = db.session.scalar(db.select(User).where(User.name_id == "bob@acme.example"))
+        assert (moved.group.name, moved.group_source) == ("No access", "default")
+        assert moved.group_detail == "group 'Engineering' deleted by user:%d" % admin
+    assert [e.action for e in rows(app, AuditEvent) if e.action == "group.deleted"] == ["group.deleted"]
+
+
+def test_an_admin_cannot_delete_their_own_group_the_default_group_or_another_tenants(client, app, admin, builder):
+    from support.journeys import add_tenant
+
+    groups = {g.name: g for g in rows(app, UserGroup)}
+    own = post_form(client, "/admin/groups/delete", {"group_id": groups["Admins"].id, "move_users": "on"},
+                    page="/admin/groups")
+    assert own.status_code == 409 and b"your own group" in own.data
+    default = post_form(client, "/admin/groups/delete", {"group_id": groups["No access"].id}, page="/admin/groups")
+    assert default.status_code == 409 and b"is the default group" in default.data
+    add_tenant(app, "initech", None)
+    theirs = next(g for g in rows(app, UserGroup) if g.tenant_id != groups["Admins"].tenant_id)
+    other = post_form(client, "/admin/groups/delete", {"group_id": theirs.id, "move_users": "on"}, page="/admin/groups")
+    assert other.status_code == 404
+    assert len(rows(app, UserGroup)) == len(groups) + 1

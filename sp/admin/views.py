@@ -198,6 +198,22 @@ def group_default():
     return redirect(url_for("admin.groups"), code=303)
 
 
+@bp.post("/groups/delete")
+def group_delete():
+    """Delete a group; its members move to the default group only when the admin says so."""
+    group = _group_or_404(request.form.get("group_id", type=int))
+    move = request.form.get("move_users") == "on"
+    try:
+        if group.id == current_user.user.group_id:
+            raise users.ChangeRefused("this is your own group: deleting it would lock you out of this console")
+        moved = group_policy.delete_group(g.admin_tenant, group.name, move_users_to_default=move, actor=_actor())
+    except errors.SPError as error:
+        return _groups_page(_refused(error), error.status)
+    default = g.admin_tenant.default_group.name
+    flash(f"Group {group.name} deleted" + (f"; {moved} user(s) moved to {default}." if moved else "."))
+    return redirect(url_for("admin.groups"), code=303)
+
+
 def _split(text: str) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
