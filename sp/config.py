@@ -89,8 +89,8 @@ def load(app: Flask, test_config: dict | None) -> None:
     # Rate limits per client IP (sp/rate_limits.py); memory:// counts per process, redis:// is shared.
     config.setdefault("RATELIMIT_ENABLED", env.get("RATELIMIT_ENABLED", "on").lower() not in ("0", "off", "false", "no"))
     config.setdefault("RATELIMIT_STORAGE_URI", env.get("RATELIMIT_STORAGE_URI") or "memory://")
-    config.setdefault("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN") or "60 per minute")
-    config.setdefault("RATELIMIT_ACS", env.get("RATELIMIT_ACS") or "60 per minute")
+    config.setdefault("RATELIMIT_LOGIN", env.get("RATELIMIT_LOGIN") or "300 per minute")
+    config.setdefault("RATELIMIT_ACS", env.get("RATELIMIT_ACS") or "300 per minute")
     config.setdefault("RATELIMIT_KEY_PREFIX", "sp")
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
