@@ -187,14 +187,7 @@ def check_structure(root: etree._Element) -> etree._Element:
         )
     assertion = direct[0]
 
-    seen_ids: set[str] = set()
-    for element in root.iter(tag=etree.Element):
-        value = element.get("ID")
-        if value is None:
-            continue
-        if value in seen_ids:
-            raise errors.DuplicateId(f"two elements carry the ID {value!r}")
-        seen_ids.add(value)
+    _check_unique_ids(root)
     _check_nothing_outside(root, assertion)
 
     signatures = list(root.iter(DS + "Signature"))
@@ -207,13 +200,8 @@ def check_structure(root: etree._Element) -> etree._Element:
     return assertion
 
 
-def check_message_signature(root: etree._Element) -> None:
-    """Check the signature of a POST-binding message that is not a Response (a LogoutRequest or LogoutResponse).
-
-    Exactly one, enveloped on the message itself, of the shape a Response's signature must have;
-    and no duplicate IDs, so the element the Reference finds is the one we read.
-    Raises SignatureMissing, SignatureStructure, WeakAlgorithm or DuplicateId.
-    """
+def _check_unique_ids(root: etree._Element) -> None:
+    """No two elements may carry the same ID: the element a Reference finds must be the one we read."""
     seen_ids: set[str] = set()
     for element in root.iter(tag=etree.Element):
         value = element.get("ID")
@@ -222,6 +210,16 @@ def check_message_signature(root: etree._Element) -> None:
         if value in seen_ids:
             raise errors.DuplicateId(f"two elements carry the ID {value!r}")
         seen_ids.add(value)
+
+
+def check_message_signature(root: etree._Element) -> None:
+    """Check the signature of a POST-binding message that is not a Response (a LogoutRequest or LogoutResponse).
+
+    Exactly one, enveloped on the message itself, of the shape a Response's signature must have;
+    and no duplicate IDs, so the element the Reference finds is the one we read.
+    Raises SignatureMissing, SignatureStructure, WeakAlgorithm or DuplicateId.
+    """
+    _check_unique_ids(root)
     signatures = list(root.iter(DS + "Signature"))
     if not signatures:
         raise errors.SignatureMissing(f"the {etree.QName(root).localname} is not signed; the IdP must sign it")
