@@ -10,7 +10,6 @@ from a settings dict and call process_response(); it writes nothing anywhere.
 
 from __future__ import annotations
 
-import base64
 import statistics
 import sys
 import tempfile
@@ -66,11 +65,12 @@ def run_stock(messages: list[str], settings: dict) -> float:
 
 def run_toolkit_only(app, messages: list[str]) -> float:
     """python3-saml's strict validation as our toolkit runs it (compiled schema and settings cached), no DB."""
-    from sp import tenancy
-    from sp.saml import toolkit, trust
+    from sp.saml import toolkit
+    from sp.signin import trust
+    from sp.tenancy import tenants
 
     with app.test_request_context():
-        tenant = tenancy.find("acme")
+        tenant = tenants.find("acme")
         sp, idp = trust.sp_config(tenant), trust.idp_config(tenant.identity_provider)
         start = time.perf_counter()
         for message in messages:

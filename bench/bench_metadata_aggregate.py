@@ -133,7 +133,8 @@ def generate(path: Path, count: int = ENTITIES) -> str:
 
 def contender(name: str, path: str, entity_id: str) -> None:
     """Run one contender in this (fresh) process and print its time and peak memory as JSON."""
-    from sp.saml import idp_metadata, toolkit
+    from sp.saml import metadata as idp_metadata
+    from sp.saml import toolkit
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()

@@ -19,8 +19,10 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 
 import devidp  # noqa: E402
-from sp import clock, create_app, group_policy, idp_config, tenancy, tenants  # noqa: E402
+from sp import clock, create_app
 from sp.errors import TenantNotFound  # noqa: E402
+from sp.idp import versions
+from sp.tenancy import group_policy, groups, tenants
 
 DEMO_GROUPS = {
     "Admins": ["admin", "reports:read", "reports:write"],
@@ -35,11 +37,11 @@ def seed(app, metadata: bytes) -> None:
     """Create the demo tenant, its groups and mapping rules once; (re)import the dev IdP's metadata."""
     with app.app_context():
         try:
-            tenant = tenancy.find("demo")
+            tenant = tenants.find("demo")
         except TenantNotFound:
             tenant = tenants.create_tenant("demo", "Demo Company", ["demo.example"])
             for name, permissions in DEMO_GROUPS.items():
-                tenants.create_group(tenant, name, permissions)
+                groups.add(tenant, name, permissions)
             print("seeded tenant 'demo' (domain demo.example)")
         if not tenant.role_attributes and not group_policy.rules(tenant):
             tenants.update_settings(tenant, role_attributes=["groups"], group_sync="first-login")
@@ -48,7 +50,7 @@ def seed(app, metadata: bytes) -> None:
             print("mapped the dev IdP's 'groups' to demo's groups (group sync: first-login)")
         idp = tenant.identity_provider
         if idp is None or idp.metadata_xml != metadata.decode():
-            idp_config.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
+            versions.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
             print("imported the development IdP's metadata into tenant 'demo'")
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import config, database, errors, rate_limits, security_headers, templating
-from .extensions import csrf, db, login_manager, migrate
+from sp import cli, config, database
+from sp.extensions import csrf, db, login_manager, migrate
+from sp.web import admin, api, auth, ops, rate_limits, saml, security_headers, templating
+from sp.web import errors as web_errors
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -21,22 +23,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.session_protection = "basic"
     csrf.init_app(app)
 
-    from .admin import bp as admin_bp
-    from .api import bp as api_bp
-    from .auth import bp as auth_bp
-    from .ops import bp as ops_bp
-    from .saml import bp as saml_bp
-
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(saml_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(ops_bp)
-
-    from . import cli
+    for blueprint in (auth.bp, saml.bp, api.bp, admin.bp, ops.bp):
+        app.register_blueprint(blueprint)
 
     cli.register(app)
-    errors.register(app)
+    web_errors.register(app)
     rate_limits.init_app(app)
     security_headers.init_app(app)
     templating.init_app(app)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from .extensions import db
+from sp.extensions import db
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -27,3 +27,13 @@ def init_app(app: Flask) -> None:
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _tune_sqlite):
             event.listen(engine, "connect", _tune_sqlite)
+
+
+def ping() -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        return False
+    return True

@@ -1,21 +1,16 @@
 """Every refusal the SP can give: a class with a stable code, an HTTP status and plain words.
 
-Views catch `SPError` once (see `register`). `code` is stable: logs, traces, tests and support
-scripts key on it. `message` is safe to show anyone; `reason` says what to fix and may quote
-what the IdP sent, so it is only ever rendered escaped.
+`code` is a class attribute, unique across the product (a test checks it) and listed in
+docs/errors.md with what it means and what to do (a test checks that too): logs, traces, tests
+and support scripts key on it. `message` is safe to show anyone; `reason`, given to the
+constructor, says what to fix and may quote what the IdP sent, so it is only ever rendered
+escaped. Nothing here knows about HTTP frameworks: the web layer (sp/web/errors.py) renders them.
 """
 
 from __future__ import annotations
 
 import logging
-
-from flask import Flask, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
-
-from .extensions import db
-
-log = logging.getLogger("sp.errors")
+from collections.abc import Iterator
 
 
 class SPError(Exception):
@@ -26,17 +21,43 @@ class SPError(Exception):
     message = "The request could not be completed."
     # WARNING: someone else's mistake or an attack; ERROR: ours or a misconfiguration.
     log_level = logging.WARNING
-    # The login trace's reference, when the refusal left one (shown on the error page).
-    ref: str | None = None
-    # The error page's heading; None: the usual one for the status ("We could not sign you in").
-    title: str | None = None
+    # True on the bases of a family: never raised themselves, so their code is never emitted.
+    abstract = True
 
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(reason or self.message)
         self.reason = reason or self.message
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # Only a class that says so itself is a base; its subclasses are concrete unless they say so too.
+        cls.abstract = bool(cls.__dict__.get("abstract", False))
 
-# --- Requests and tenants ---------------------------------------------------------------
+
+class Traced(Exception):
+    """A refusal (or failure) of a sign-in or sign-out that left a login trace: the error and the trace's reference.
+
+    The web layer shows the reference on the error page, so the user can quote it to support.
+    `title` and `message` replace the error's own words on the page (a sign-out refused says so).
+    """
+
+    def __init__(self, error: SPError, ref: str | None, *, title: str | None = None,
+                 message: str | None = None) -> None:
+        super().__init__(error.reason)
+        self.error, self.ref = error, ref
+        self.title = title
+        self.message = message or error.message
+
+
+def concrete_classes(root: type[SPError] = SPError) -> Iterator[type[SPError]]:
+    """Every error class that can be raised (not a family's base), depth first."""
+    for cls in root.__subclasses__():
+        if not cls.abstract:
+            yield cls
+        yield from concrete_classes(cls)
+
+
+# --- Requests, tenants and sign-in pages --------------------------------------------------
 
 class BadRequest(SPError):
     code = "request.invalid"
@@ -47,6 +68,15 @@ class Busy(SPError):
     status = 503
     code = "request.busy"
     message = "We could not complete that just now. Please try again."
+    log_level = logging.ERROR
+
+
+class InternalError(SPError):
+    """Something failed on our side: the log has the traceback, the user a reference."""
+
+    status = 500
+    code = "internal"
+    message = "Something went wrong on our side. Please try again."
     log_level = logging.ERROR
 
 
@@ -69,89 +99,204 @@ class UnknownEmailDomain(SPError):
     message = "We could not find an organisation for that email address. Try your organisation's name instead."
 
 
-# --- SAML responses ---------------------------------------------------------------------
+class TenantConflict(SPError):
+    status = 409
+    code = "tenant.conflict"
+    message = "That conflicts with an existing tenant, domain or group."
+
+
+class InvalidSetting(SPError):
+    code = "tenant.invalid_setting"
+    message = "That setting is not valid."
+
+
+# --- SAML messages ----------------------------------------------------------------------
 
 class SamlRejected(SPError):
     """A SAML message we refuse. The user sees a generic message; the reason goes to the trace."""
 
-    status = 400
+    abstract = True
     code = "saml.rejected"
     message = "Your sign-in could not be completed. Please try again from the start, or contact your administrator."
 
 
-def _saml(code: str, name: str, doc: str, status: int = 400) -> type[SamlRejected]:
-    cls = type(name, (SamlRejected,), {"code": code, "status": status, "__doc__": doc})
-    return cls
+class MalformedMessage(SamlRejected):
+    """Not base64, not XML, or not the SAML message expected."""
+
+    code = "saml.malformed"
 
 
-MalformedMessage = _saml("saml.malformed", "MalformedMessage", "Not base64, not XML, a DTD, or not a SAML Response.")
-MessageTooLarge = _saml("saml.too_large", "MessageTooLarge", "The message exceeds the size we accept.", 413)
-SchemaInvalid = _saml("saml.schema_invalid", "SchemaInvalid", "The message does not follow the SAML schema.")
-StatusNotSuccess = _saml("saml.status_not_success", "StatusNotSuccess", "The IdP answered with an error status.")
-AssertionCount = _saml("saml.assertion_count", "AssertionCount", "Not exactly one assertion, directly in the Response.")
-EncryptedAssertionUnsupported = _saml(
-    "saml.encrypted_unsupported", "EncryptedAssertionUnsupported", "Encrypted assertions are not accepted yet."
-)
-SignatureMissing = _saml("saml.signature_missing", "SignatureMissing", "Neither the Response nor the Assertion is signed.")
-SignatureInvalid = _saml("saml.signature_invalid", "SignatureInvalid", "The signature does not verify with a trusted certificate.")
-SignatureStructure = _saml(
-    "saml.signature_structure", "SignatureStructure", "A signature of a shape we refuse: references, transforms, placement."
-)
-WeakAlgorithm = _saml("saml.weak_algorithm", "WeakAlgorithm", "SHA-1, HMAC or an unknown signature/digest algorithm.")
-DuplicateId = _saml("saml.duplicate_id", "DuplicateId", "Two elements carry the same ID.")
-IssuerMismatch = _saml("saml.issuer_mismatch", "IssuerMismatch", "The Issuer is not this tenant's IdP.")
-DestinationMissing = _saml("saml.destination_missing", "DestinationMissing", "The Response has no Destination.")
-DestinationMismatch = _saml("saml.destination_mismatch", "DestinationMismatch", "Destination is not this tenant's ACS.")
-RecipientMissing = _saml("saml.recipient_missing", "RecipientMissing", "No bearer SubjectConfirmationData Recipient.")
-RecipientMismatch = _saml("saml.recipient_mismatch", "RecipientMismatch", "Recipient is not this tenant's ACS.")
-SubjectConfirmationInvalid = _saml(
-    "saml.subject_confirmation", "SubjectConfirmationInvalid", "No usable bearer SubjectConfirmation."
-)
-AudienceMissing = _saml("saml.audience_missing", "AudienceMissing", "No AudienceRestriction.")
-AudienceMismatch = _saml("saml.audience_mismatch", "AudienceMismatch", "An AudienceRestriction does not name us.")
-NotOnOrAfterMissing = _saml("saml.not_on_or_after_missing", "NotOnOrAfterMissing", "The assertion has no expiry.")
-Expired = _saml("saml.expired", "Expired", "The assertion has expired.")
-NotYetValid = _saml("saml.not_yet_valid", "NotYetValid", "The assertion is not valid yet.")
-IssueInstantInvalid = _saml("saml.issue_instant", "IssueInstantInvalid", "IssueInstant is too old, in the future or absent.")
-NameIdMissing = _saml("saml.name_id_missing", "NameIdMissing", "No NameID, or an empty one.")
-AuthnStatementInvalid = _saml("saml.authn_statement", "AuthnStatementInvalid", "Not exactly one AuthnStatement, or it expired.")
-Replay = _saml("saml.replay", "Replay", "This assertion was already used.")
-UnsolicitedRefused = _saml(
-    "saml.unsolicited_refused", "UnsolicitedRefused", "An IdP-initiated response, and this tenant does not allow them."
-)
-RequestUnknown = _saml("saml.request_unknown", "RequestUnknown", "InResponseTo names no request of this tenant.")
-RequestReused = _saml("saml.request_reused", "RequestReused", "InResponseTo names a request already answered.")
-RequestExpired = _saml("saml.request_expired", "RequestExpired", "InResponseTo names a request that expired.")
-InResponseToMismatch = _saml(
-    "saml.in_response_to_mismatch", "InResponseToMismatch", "The Response and its SubjectConfirmation disagree on InResponseTo."
-)
-ForbiddenMarkup = _saml(
-    "saml.forbidden_markup", "ForbiddenMarkup", "A DTD, entity, comment, processing instruction or CDATA section."
-)
-ContentOutsideAssertion = _saml(
-    "saml.content_outside_assertion", "ContentOutsideAssertion", "Assertion content (NameID, attributes...) outside the assertion."
-)
-ValueTooLong = _saml("saml.value_too_long", "ValueTooLong", "A NameID, Format or SessionIndex longer than we store.")
-RequestOtherBrowser = _saml(
-    "saml.request_other_browser", "RequestOtherBrowser", "InResponseTo names a request this browser did not start."
-)
-RejectedByToolkit = _saml("saml.invalid", "RejectedByToolkit", "python3-saml refused the response for a reason we do not map.")
+class MessageTooLarge(SamlRejected):
+    status = 413
+    code = "saml.too_large"
 
 
-# --- Single logout (the SLS also raises the classes above: saml.malformed, saml.replay...) ---
-
-BindingUnsupported = _saml(
-    "saml.binding_unsupported", "BindingUnsupported",
-    "Not a binding the single logout service takes from this IdP (POST when the IdP's SLO uses HTTP-Redirect).",
-)
+class SchemaInvalid(SamlRejected):
+    code = "saml.schema_invalid"
 
 
-# --- Users ------------------------------------------------------------------------------
+class StatusNotSuccess(SamlRejected):
+    code = "saml.status_not_success"
+
+
+class AssertionCount(SamlRejected):
+    code = "saml.assertion_count"
+
+
+class EncryptedAssertionUnsupported(SamlRejected):
+    code = "saml.encrypted_unsupported"
+
+
+class SignatureMissing(SamlRejected):
+    code = "saml.signature_missing"
+
+
+class SignatureInvalid(SamlRejected):
+    code = "saml.signature_invalid"
+
+
+class SignatureStructure(SamlRejected):
+    """A signature of a shape we refuse: references, transforms, placement."""
+
+    code = "saml.signature_structure"
+
+
+class WeakAlgorithm(SamlRejected):
+    code = "saml.weak_algorithm"
+
+
+class DuplicateId(SamlRejected):
+    code = "saml.duplicate_id"
+
+
+class IssuerMismatch(SamlRejected):
+    code = "saml.issuer_mismatch"
+
+
+class DestinationMissing(SamlRejected):
+    code = "saml.destination_missing"
+
+
+class DestinationMismatch(SamlRejected):
+    code = "saml.destination_mismatch"
+
+
+class RecipientMissing(SamlRejected):
+    code = "saml.recipient_missing"
+
+
+class RecipientMismatch(SamlRejected):
+    code = "saml.recipient_mismatch"
+
+
+class SubjectConfirmationInvalid(SamlRejected):
+    code = "saml.subject_confirmation"
+
+
+class AudienceMissing(SamlRejected):
+    code = "saml.audience_missing"
+
+
+class AudienceMismatch(SamlRejected):
+    code = "saml.audience_mismatch"
+
+
+class NotOnOrAfterMissing(SamlRejected):
+    code = "saml.not_on_or_after_missing"
+
+
+class Expired(SamlRejected):
+    code = "saml.expired"
+
+
+class NotYetValid(SamlRejected):
+    code = "saml.not_yet_valid"
+
+
+class IssueInstantInvalid(SamlRejected):
+    code = "saml.issue_instant"
+
+
+class NameIdMissing(SamlRejected):
+    code = "saml.name_id_missing"
+
+
+class NameQualifierMismatch(SamlRejected):
+    """The NameID's SPNameQualifier names another service provider."""
+
+    code = "saml.sp_name_qualifier"
+
+
+class AuthnStatementInvalid(SamlRejected):
+    code = "saml.authn_statement"
+
+
+class Replay(SamlRejected):
+    code = "saml.replay"
+
+
+class UnsolicitedRefused(SamlRejected):
+    code = "saml.unsolicited_refused"
+
+
+class RequestUnknown(SamlRejected):
+    code = "saml.request_unknown"
+
+
+class RequestReused(SamlRejected):
+    code = "saml.request_reused"
+
+
+class RequestExpired(SamlRejected):
+    code = "saml.request_expired"
+
+
+class InResponseToMismatch(SamlRejected):
+    code = "saml.in_response_to_mismatch"
+
+
+class ForbiddenMarkup(SamlRejected):
+    """A DTD, entity, comment, processing instruction or CDATA section."""
+
+    code = "saml.forbidden_markup"
+
+
+class ContentOutsideAssertion(SamlRejected):
+    code = "saml.content_outside_assertion"
+
+
+class ValueTooLong(SamlRejected):
+    code = "saml.value_too_long"
+
+
+class RequestOtherBrowser(SamlRejected):
+    code = "saml.request_other_browser"
+
+
+class RejectedByToolkit(SamlRejected):
+    """python3-saml refused a logout message for a reason we do not map."""
+
+    code = "saml.invalid"
+
+
+class BindingUnsupported(SamlRejected):
+    """Not a binding the single logout service takes from this IdP."""
+
+    code = "saml.binding_unsupported"
+
+
+# --- Users, groups and the group policy ---------------------------------------------------
 
 class UserDeactivated(SPError):
     status = 403
     code = "user.deactivated"
     message = "Your account has been deactivated. Please contact your administrator."
+
+
+class UserChangeRefused(SPError):
+    status = 409
+    code = "user.change_refused"
+    message = "That change to the user was refused."
 
 
 class NoGroupMatched(SPError):
@@ -161,56 +306,168 @@ class NoGroupMatched(SPError):
     code = "group.no_match"
     message = ("Your organisation has not given you access to this application. "
                "Please ask your administrator to add you to the right group in your directory.")
+
+
+class InvalidGroupPolicy(SPError):
+    code = "group_policy.invalid"
+    message = "That group policy setting or mapping rule is not valid."
+
+    def __init__(self, reason: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(reason)
+        # The input the refusal is about ("attribute", "match", "value", "priority"), for forms.
+        self.field = field
+
+
+class GroupPolicyNotFound(SPError):
+    status = 404
+    code = "group_policy.not_found"
+    message = "There is no such group, rule or user in this organisation."
+
+
+class GroupPolicyConflict(SPError):
+    status = 409
+    code = "group_policy.conflict"
+    message = "That change conflicts with the organisation's groups, rules or users."
+
+
 class Forbidden(SPError):
     status = 403
     code = "auth.forbidden"
     message = "You do not have permission to see this page."
 
 
-def _wants_json() -> bool:
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+class AuthRequired(SPError):
+    status = 401
+    code = "auth.required"
+    message = "Sign in first."
 
 
-def render_error(status: int, code: str, message: str, ref: str | None = None, title: str | None = None):
-    """Answer an error as JSON or as a plain HTML page, by the Accept header."""
-    if _wants_json() or request.path.startswith("/api/") or request.path == "/me":
-        body = {"error": code, "message": message}
-        if ref:
-            body["ref"] = ref
-        return jsonify(body), status
-    return render_template("error.html", status=status, code=code, message=message, ref=ref, title=title), status
+# --- IdP metadata and the IdP connection ----------------------------------------------------
+
+class MetadataRejected(SPError):
+    abstract = True
+    code = "metadata.invalid"
+    message = "The IdP metadata was refused."
 
 
-def one_line(text: str) -> str:
-    """text with control and other unprintable characters escaped: attackers cannot forge log lines."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+class MetadataMalformed(MetadataRejected):
+    code = "metadata.malformed"
 
 
-def register(app: Flask) -> None:
-    """Install the handlers that turn every error into a clean 4xx/5xx page."""
+class MetadataEmpty(MetadataRejected):
+    code = "metadata.empty"
 
-    @app.errorhandler(SPError)
-    def handle_sp_error(error: SPError):
-        db.session.rollback()
-        log.log(error.log_level, "%s %s: %s", one_line(request.path), error.code, one_line(error.reason))
-        return render_error(error.status, error.code, error.message, error.ref, error.title)
 
-    @app.errorhandler(CSRFError)
-    def handle_csrf_error(error: CSRFError):
-        db.session.rollback()
-        log.warning("%s request.csrf: %s", one_line(request.path), error.description)
-        return render_error(400, "request.csrf", "This form expired or was sent from another site. Go back, reload the page and try again.")
+class MetadataTooLarge(MetadataRejected):
+    status = 413
+    code = "metadata.too_large"
 
-    @app.errorhandler(HTTPException)
-    def handle_http_error(error: HTTPException):
-        db.session.rollback()
-        code = f"http.{error.code}"
-        return render_error(error.code or 500, code, error.description or error.name)
 
-    @app.errorhandler(Exception)
-    def handle_unexpected(error: Exception):
-        db.session.rollback()
-        log.exception("unhandled error on %s", one_line(request.path))
-        return render_error(500, "internal", "Something went wrong on our side. Please try again.",
-                            getattr(error, "ref", None))
+class MetadataForbiddenConstruct(MetadataRejected):
+    code = "metadata.dtd_forbidden"
+
+
+class MetadataNotIdp(MetadataRejected):
+    code = "metadata.not_idp"
+
+
+class MetadataAmbiguous(MetadataRejected):
+    code = "metadata.ambiguous"
+
+
+class MetadataNoSso(MetadataRejected):
+    code = "metadata.no_sso"
+
+
+class MetadataNoCertificate(MetadataRejected):
+    code = "metadata.no_certificate"
+
+
+class MetadataSignatureInvalid(MetadataRejected):
+    code = "metadata.signature_invalid"
+
+
+class MetadataExpired(MetadataRejected):
+    code = "metadata.expired"
+
+
+class PinnedCertificateInvalid(SPError):
+    code = "metadata.pinned_certificate_invalid"
+    message = "The certificate to verify the metadata signature with cannot be read."
+
+
+class FetchRefused(SPError):
+    code = "metadata.fetch_refused"
+    message = "That metadata URL is not allowed."
+
+
+class FetchFailed(SPError):
+    status = 502
+    code = "metadata.fetch_failed"
+    message = "The metadata could not be fetched."
+
+
+class MetadataInputMissing(SPError):
+    code = "metadata.input"
+    message = "Choose a metadata file or paste the metadata XML."
+
+
+class NoMetadataUrl(SPError):
+    status = 404
+    code = "idp.no_metadata_url"
+    message = "This tenant's IdP metadata is not fetched from a URL."
+
+
+class VersionConflict(SPError):
+    status = 409
+    code = "idp.version_conflict"
+    message = "The IdP configuration changed since this diff was made. Review the new diff and apply again."
+
+
+class NoEarlierVersion(SPError):
+    status = 409
+    code = "idp.no_earlier_version"
+    message = "There is no earlier IdP configuration to go back to."
+
+
+# --- Operators and the ops API ------------------------------------------------------------
+
+class AccountRefused(SPError):
+    code = "ops.account_refused"
+    message = "That operator account change was refused."
+
+
+class SignInRefused(SPError):
+    status = 401
+    code = "ops.sign_in_refused"
+    message = ("Wrong name, password or code. After repeated failures the account is locked for a while; "
+               "another operator can unlock it.")
+
+
+class TokenNameInvalid(SPError):
+    code = "ops.token_name_invalid"
+    message = "A token name is 1 to 100 letters, digits, dots, dashes or underscores."
+
+
+class TokenNameTaken(SPError):
+    status = 409
+    code = "ops.token_name_taken"
+    message = "A token with that name already exists."
+
+
+class TokenNotFound(SPError):
+    status = 404
+    code = "ops.token_not_found"
+    message = "There is no token with that name."
+
+
+class ApiAuthRequired(SPError):
+    status = 401
+    code = "api.unauthorised"
+    message = "Send a valid ops API token: Authorization: Bearer <token>."
+
+
+class UnsupportedMediaType(SPError):
+    status = 415
+    code = "api.unsupported_media_type"
+    message = "Send the metadata XML as the body, with Content-Type application/samlmetadata+xml or application/xml."

@@ -6,13 +6,24 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, UniqueConstraint,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
 )
-from sqlalchemy.sql import true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import true
 
-from .clock import as_utc, utcnow
-from .extensions import db
+from sp.clock import as_utc, utcnow
+from sp.extensions import db
 
 
 class UTCDateTime(TypeDecorator):

@@ -16,8 +16,8 @@ from sp import create_app  # noqa: E402
 from sp.config import database_url  # noqa: E402
 from sp.extensions import db  # noqa: E402
 from sp.saml import keys as sp_keys  # noqa: E402
-from support.keys import make_key_pair  # noqa: E402
 from support.journeys import IDP_ENTITY_ID, SP_BASE, add_tenant, make_app  # noqa: E402
+from support.keys import make_key_pair  # noqa: E402
 from support.saml_builder import ResponseBuilder  # noqa: E402
 
 

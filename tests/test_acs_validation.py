@@ -14,7 +14,7 @@ import pytest
 from sp import clock
 from sp.extensions import db
 from sp.models import AuditEvent, ReplayEntry, SamlRequest, User, UserSession
-from sp.saml import request_store
+from sp.signin import outstanding
 from support.journeys import SP_BASE, add_tenant, post_acs, rows, start_login
 from support.keys import make_key_pair
 from support.saml_builder import ResponseBuilder
@@ -70,7 +70,7 @@ def test_an_answer_to_a_request_this_browser_never_started_is_refused(client, ap
 def test_an_answer_to_a_request_the_database_no_longer_knows_is_refused(client, app, acme, builder):
     request_id = start_login(client, acme)
     with app.app_context():
-        request_store.purge(clock.utcnow() + timedelta(days=1))
+        outstanding.purge(clock.utcnow() + timedelta(days=1))
         db.session.commit()
     refused(app, post_acs(client, acme, builder.b64(in_response_to=request_id)), "saml.request_unknown")
 

@@ -38,9 +38,9 @@ def table(page: bytes) -> bytes:
 
 def tenant_facts(app, slug: str = "acme") -> dict:
     with app.app_context():
-        from sp import tenancy
+        from sp.tenancy import tenants
 
-        tenant = tenancy.find(slug)
+        tenant = tenants.find(slug)
         return {"idp_initiated": tenant.idp_initiated, "clock_skew": tenant.clock_skew_seconds,
                 "email_attribute": tenant.email_attribute, "domains": [d.domain for d in tenant.domains],
                 "default_group_id": tenant.default_group_id}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sp import tenancy, users
 from sp.models import AuditEvent, LoginTrace, UserGroup
+from sp.tenancy import tenants, users
 from support.consoles import make_group, sign_in, sign_in_admin, user_id
 from support.journeys import IDP_ENTITY_ID, SP_BASE, add_tenant, post_acs, rows
 from support.saml_builder import ResponseBuilder
@@ -41,7 +41,7 @@ def test_another_tenants_user_is_not_found_on_any_page_or_form(client, app, beta
     moved = client.post(f"/admin/users/{victor}/group", data={"group_id": beta["group"], "csrf_token": token(client)})
     assert moved.status_code == 404
     with app.app_context():
-        victor_now = users.by_name_id(tenancy.find("beta").id, "victor@beta.example")
+        victor_now = users.by_name_id(tenants.find("beta").id, "victor@beta.example")
         assert victor_now.active and victor_now.group.name == "No access"
 
 
@@ -52,8 +52,8 @@ def test_another_tenants_group_cannot_be_edited_or_made_default(client, app, bet
     beta_group = next(g for g in rows(app, UserGroup) if g.id == group)
     assert beta_group.permissions == ["admin"]
     with app.app_context():
-        assert tenancy.find("acme").default_group.name == "No access"
-        assert tenancy.find("beta").default_group.name == "No access"
+        assert tenants.find("acme").default_group.name == "No access"
+        assert tenants.find("beta").default_group.name == "No access"
 
 
 def test_another_tenants_user_cannot_be_put_in_our_group_nor_ours_in_theirs(client, app, acme, builder, beta, acme_admin):
@@ -62,7 +62,7 @@ def test_another_tenants_user_cannot_be_put_in_our_group_nor_ours_in_theirs(clie
     moved = client.post(f"/admin/users/{bob}/group", data={"group_id": beta["group"], "csrf_token": token(client)})
     assert moved.status_code == 404
     with app.app_context():
-        assert users.by_name_id(tenancy.find("acme").id, "bob@acme.example").group.name == "No access"
+        assert users.by_name_id(tenants.find("acme").id, "bob@acme.example").group.name == "No access"
 
 
 def test_another_tenants_users_traces_and_audit_events_never_show(client, app, beta, acme_admin):

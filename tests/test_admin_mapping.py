@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from sp import group_policy, tenancy, tenants
 from sp.models import AuditEvent, LoginTrace, MappingRule, User, UserGroup
+from sp.tenancy import group_policy, tenants
 from support.consoles import make_group, sign_in, sign_in_admin, user_id
 from support.journeys import IDP_ENTITY_ID, SP_BASE, add_tenant, post_acs, rows
 from support.saml_builder import ResponseBuilder
@@ -28,13 +28,13 @@ def group_id(app, name: str, slug: str = "acme") -> int:
 
 def tenant_id(app, slug: str) -> int:
     with app.app_context():
-        return tenancy.find(slug).id
+        return tenants.find(slug).id
 
 
 def add_rule(app, attribute: str, value: str, group: str, slug: str = "acme", **knobs) -> int:
     """A rule added as `flask mapping add` would."""
     with app.app_context():
-        return group_policy.add_rule(tenancy.find(slug), attribute, value, group, **knobs).id
+        return group_policy.add_rule(tenants.find(slug), attribute, value, group, **knobs).id
 
 
 def sign_in_with(app, idp, email: str, groups: list[str]) -> None:
@@ -45,7 +45,7 @@ def sign_in_with(app, idp, email: str, groups: list[str]) -> None:
 
 def set_policy(app, slug: str = "acme", **settings) -> None:
     with app.app_context():
-        tenants.update_settings(tenancy.find(slug), **settings)
+        tenants.update_settings(tenants.find(slug), **settings)
 
 
 def post_form(client, path: str, data: dict):
@@ -234,7 +234,7 @@ def test_the_settings_page_sets_the_role_attributes_group_sync_and_on_no_match(c
     })
     assert saved.status_code == 303
     with app.app_context():
-        assert group_policy.settings_snapshot(tenancy.find("acme")) == {
+        assert group_policy.settings_snapshot(tenants.find("acme")) == {
             "role_attributes": ["groups", "memberOf"], "group_sync": "every-login", "on_no_match": "deny"}
     event = [e for e in rows(app, AuditEvent) if e.action == "tenant.settings_changed"][-1]
     assert event.actor == f"user:{admin}"
@@ -254,7 +254,7 @@ def test_a_bad_group_policy_setting_is_refused_and_nothing_is_saved(client, app,
     refused = post_form(client, "/admin/settings", form)
     assert refused.status_code == 400 and words in refused.data.decode()
     with app.app_context():
-        tenant = tenancy.find("acme")
+        tenant = tenants.find("acme")
         assert group_policy.settings_snapshot(tenant) == {"role_attributes": [], "group_sync": "never", "on_no_match": "default"}
         assert tenant.clock_skew_seconds == 120
 
@@ -293,8 +293,8 @@ def test_an_admin_never_reads_adds_to_or_removes_another_tenants_rules(client, a
     assert post_form(client, "/admin/mapping/preview", {"attributes": "", "trace": beta["ref"]}).status_code == 404
 
     with app.app_context():
-        assert [r.value for r in group_policy.rules(tenancy.find("beta"))] == ["beta-secret-group"]
-        assert group_policy.rules(tenancy.find("acme")) == []
+        assert [r.value for r in group_policy.rules(tenants.find("beta"))] == ["beta-secret-group"]
+        assert group_policy.rules(tenants.find("acme")) == []
     assert [e.action for e in rows(app, AuditEvent) if e.action.startswith("mapping.")] == ["mapping.rule_added"]
 
 

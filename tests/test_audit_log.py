@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sp import audit
 from sp.extensions import db
 from sp.models import AuditEvent
+from sp.records import audit
 
 DAY = datetime(2026, 3, 14, 12, 0, tzinfo=timezone.utc)
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sp import group_mapping as gm
-from sp.group_mapping import Rule, evaluate
+from sp.tenancy import group_mapping as gm
+from sp.tenancy.group_mapping import Rule, evaluate
 
 DEFAULT, ADMINS, ENGINEERING, CONTRACTORS = 1, 2, 3, 4
 ENTRA_GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
@@ -205,7 +205,7 @@ def test_a_pattern_cannot_hang_the_login(pattern, value):
 
 def test_the_worst_case_a_tenant_can_configure_stays_bounded():
     # The most rules a tenant may have, every one an evil regex, against the most and longest values.
-    from sp.group_policy import MAX_RULES
+    from sp.tenancy.group_policy import MAX_RULES
 
     rules = [rule("regex", "(a+)+b|(a|aa)*c|(.*a){20}x", id=i) for i in range(MAX_RULES)]
     values = ["a" * (gm.MAX_VALUE_CHARS - 3) + f"{i:03d}" for i in range(gm.MAX_VALUES)]

@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from sp import clock, group_policy, provisioning, tenancy
+from sp import clock
 from sp.extensions import db
 from sp.models import AuditEvent, MappingRule, User, UserGroup
-from sp.saml.toolkit import Identity
+from sp.saml.response import Identity
+from sp.signin import provisioning
+from sp.tenancy import group_policy, groups, tenants
 from support.journeys import add_tenant, rows
 
 
@@ -38,7 +40,7 @@ def refused(runner, *args: str) -> str:
 
 def login(app, name_id: str, **attributes) -> User:
     with app.app_context():
-        tenant = tenancy.find("acme")
+        tenant = tenants.find("acme")
         user, _ = provisioning.provision(tenant, Identity(name_id, None, None, attributes), clock.utcnow())
         db.session.commit()
         return user.id
@@ -76,7 +78,7 @@ def test_the_settings_change_is_audited(app, runner, acme):
 def test_bad_role_attributes_are_refused_and_change_nothing(app, runner, acme, args, why):
     assert why in refused(runner, "tenant", "set", "acme", *args)
     with app.app_context():
-        assert tenancy.find("acme").role_attributes == []
+        assert tenants.find("acme").role_attributes == []
 
 
 def test_rules_are_added_listed_tested_and_removed(app, runner, acme):
@@ -156,8 +158,8 @@ def test_a_rule_of_another_tenant_cannot_be_removed(app, runner, acme):
 
 def test_a_tenant_has_at_most_so_many_rules(app, runner, acme):
     with app.app_context():
-        tenant = tenancy.find("acme")
-        admins = group_policy.group_named(tenant, "Admins")
+        tenant = tenants.find("acme")
+        admins = groups.named(tenant, "Admins")
         db.session.add_all(MappingRule(tenant_id=tenant.id, priority=i, match="equals", value=f"g{i}", group_id=admins.id)
                            for i in range(group_policy.MAX_RULES))
         db.session.commit()

@@ -10,10 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sp import clock, group_policy, provisioning, tenancy, tenants, users
+from sp import clock
 from sp.extensions import db
 from sp.models import AuditEvent, ReplayEntry, Tenant, User, UserSession
-from sp.saml.toolkit import Identity
+from sp.saml.response import Identity
+from sp.signin import provisioning
+from sp.tenancy import group_policy, groups, tenants, users
 from support.journeys import SP_BASE, add_tenant, post_acs, rows
 from support.pysaml2_idp import Pysaml2IdP, requires_xmlsec1
 
@@ -24,9 +26,9 @@ ADMINS_OBJECT_ID = "5f2c3a1e-8d4b-4c7a-9e2f-0b1d6a7c8e9f"
 def configure(app, slug: str, sync: str, rules=(), role=("groups",), on_no_match: str = "default") -> list[int]:
     """Give tenant slug groups Admins and Engineering, a group policy and rules; return the rule ids."""
     with app.app_context():
-        tenant = tenancy.find(slug)
+        tenant = tenants.find(slug)
         for name in ("Admins", "Engineering"):
-            tenants.create_group(tenant, name, ["admin"] if name == "Admins" else ["reports:read"])
+            groups.add(tenant, name, ["admin"] if name == "Admins" else ["reports:read"])
         tenants.update_settings(tenant, role_attributes=list(role), group_sync=sync, on_no_match=on_no_match)
         return [group_policy.add_rule(tenant, *r[:3], match=r[3] if len(r) > 3 else "equals").id for r in rules]
 
@@ -100,9 +102,9 @@ def test_under_every_login_an_admin_change_lasts_until_the_next_login(client, ap
     configure(app, acme, "every-login", [ADMINS_RULE])
     login(client, builder, ["sp-admins"])
     with app.app_context():
-        tenant = tenancy.find(acme)
-        user = group_policy.find_user(tenant, "alice@acme.example")
-        engineering = tenants.group_named(tenant, "Engineering")
+        tenant = tenants.find(acme)
+        user = users.named(tenant, "alice@acme.example")
+        engineering = groups.named_or_none(tenant, "Engineering")
         assert users.change_group(user, engineering, actor="user:7", by="bob@acme.example", now=clock.utcnow())
         assert "lasts until the user's next sign-in" in group_policy.admin_notice(tenant)
     assert user_of(app, "alice@acme.example") == {"group": "Engineering", "source": "admin", "detail": "admin:bob@acme.example"}
@@ -116,8 +118,8 @@ def test_under_first_login_admins_own_the_group_after_creation(client, app, acme
     configure(app, acme, "first-login", [ADMINS_RULE])
     login(client, builder, ["sp-admins"])
     with app.app_context():
-        tenant = tenancy.find(acme)
-        users.change_group(group_policy.find_user(tenant, "alice@acme.example"), tenants.group_named(tenant, "Engineering"),
+        tenant = tenants.find(acme)
+        users.change_group(users.named(tenant, "alice@acme.example"), groups.named_or_none(tenant, "Engineering"),
                            actor="cli", by=None, now=clock.utcnow())
         assert group_policy.admin_notice(tenant) is None
     login(client, builder, ["sp-admins"])
@@ -171,14 +173,14 @@ def test_no_role_attribute_means_the_default_group_under_every_sync_policy(app, 
         if db.session.scalar(db.select(Tenant).where(Tenant.slug == "hyp")) is None:
             add_tenant(app, "hyp", None)
             configure(app, "hyp", "never", [ADMINS_RULE, ("@role", ".*", "Admins", "regex")])
-        tenant = tenancy.find("hyp")
+        tenant = tenants.find("hyp")
         tenants.update_settings(tenant, group_sync=sync)
         identity = Identity(f"u{number}@hyp.example", None, None, others)
         now = clock.utcnow()
         user, created = provisioning.provision(tenant, identity, now)
         assert created and user.group_id == tenant.default_group_id
         # An admin moves them; only every-login, with nothing to go on, gives the default group back.
-        engineering = group_policy.group_named(tenant, "Engineering").id
+        engineering = groups.named(tenant, "Engineering").id
         user.group_id, user.group_source = engineering, "admin"
         again, _ = provisioning.provision(tenant, identity, now)
         assert again.group_id == (tenant.default_group_id if sync == "every-login" else engineering)
@@ -232,7 +234,7 @@ def test_the_demo_tenant_maps_alice_to_admins_and_bob_to_the_default_group(clien
     dev_stack.seed(app, metadata)
     dev_stack.seed(app, metadata)  # idempotent: a second `make run` changes nothing
     with app.app_context():
-        assert len(group_policy.rules(tenancy.find("demo"))) == len(dev_stack.DEMO_RULES)
+        assert len(group_policy.rules(tenants.find("demo"))) == len(dev_stack.DEMO_RULES)
 
     for who, group in (("alice", "Admins"), ("bob", "No access")):
         page = idp.post("/portal", data={"username": f"{who}@demo.example", "password": "demo", "tenant": "demo",

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from sp import errors
 from sp.models import AuditEvent, IdentityProvider, IdpMetadataVersion, OpsApiToken, User
 from support import idp_samples as samples
 from support.journeys import IDP_ENTITY_ID, SP_BASE, add_tenant, post_acs, rows
@@ -19,10 +20,11 @@ OKTA = "http://www.okta.com/exk1fxp0a1B2c3D4e5d7"
 
 @pytest.fixture
 def token(app) -> str:
-    from sp import clock, ops_tokens
+    from sp import clock
+    from sp.operators import tokens
 
     with app.app_context():
-        return ops_tokens.create("deploy-bot", clock.utcnow())[1]
+        return tokens.create("deploy-bot", clock.utcnow())[1]
 
 
 def put(client, slug: str, body: bytes, token: str | None, **params):
@@ -114,7 +116,8 @@ def test_importing_the_configuration_already_in_use_changes_nothing(app, client,
 
 
 def test_the_api_needs_a_live_token(app, client, token):
-    from sp import clock, ops_tokens
+    from sp import clock
+    from sp.operators import tokens
 
     add_tenant(app, "initech", None)
     for bad in (None, "spops_not-a-real-token", token + "x"):
@@ -126,7 +129,7 @@ def test_the_api_needs_a_live_token(app, client, token):
                        headers={"Content-Type": XML, "Authorization": "Basic ZGVwbG95LWJvdDp4"})
     assert basic.status_code == 401
     with app.app_context():
-        ops_tokens.revoke("deploy-bot", clock.utcnow())
+        tokens.revoke("deploy-bot", clock.utcnow())
     assert put(client, "initech", samples.okta(), token).status_code == 401
     assert rows(app, IdentityProvider) == []
 
@@ -211,17 +214,19 @@ def test_a_new_import_after_a_rollback_becomes_the_next_version(app, runner, tmp
 
 
 def test_a_diff_made_before_someone_else_changed_the_idp_is_not_applied(app):
-    from sp import clock, idp_config, tenancy
+    from sp import clock
+    from sp.idp import versions
+    from sp.tenancy import tenants
 
     add_tenant(app, "initech", samples.okta())
     with app.app_context():
-        tenant = tenancy.find("initech")
-        stale = idp_config.propose(tenant, samples.google(), now=clock.utcnow())
-        idp_config.import_metadata(tenant, samples.entra(), origin="console", actor="ops:alice", now=clock.utcnow())
-        with pytest.raises(idp_config.VersionConflict):
-            idp_config.stage(stale, source="console", actor="ops:bob", now=clock.utcnow())
-        with pytest.raises(idp_config.VersionConflict):
-            idp_config.import_metadata(tenant, samples.google(), origin="console", actor="ops:bob",
+        tenant = tenants.find("initech")
+        stale = versions.propose(tenant, samples.google(), now=clock.utcnow())
+        versions.import_metadata(tenant, samples.entra(), origin="console", actor="ops:alice", now=clock.utcnow())
+        with pytest.raises(errors.VersionConflict):
+            versions.stage(stale, source="console", actor="ops:bob", now=clock.utcnow())
+        with pytest.raises(errors.VersionConflict):
+            versions.import_metadata(tenant, samples.google(), origin="console", actor="ops:bob",
                                        now=clock.utcnow(), expected_revision=1)
     assert active(app).entity_id.startswith("https://sts.windows.net/")
     assert len(rows(app, IdpMetadataVersion)) == 2

@@ -168,7 +168,7 @@ def test_an_idp_without_a_single_logout_service_still_signs_the_user_out_and_lan
 
 def test_when_the_sessions_cannot_be_ended_the_idp_is_told_so_and_nothing_is_written(app, builder, logouts,
                                                                                     monkeypatch):
-    from sp.auth import sessions
+    from sp.tenancy import sessions
 
     alice = sign_in(app, builder)
 

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
+from sp import errors
 from sp.models import AuditEvent, IdentityProvider, IdpMetadataVersion
-from sp.saml import idp_metadata
+from sp.saml import metadata as idp_metadata
 from support import idp_samples as samples
 from support.journeys import add_tenant, rows
 
@@ -18,10 +19,11 @@ XML = "application/samlmetadata+xml"
 
 @pytest.fixture
 def token(app) -> str:
-    from sp import clock, ops_tokens
+    from sp import clock
+    from sp.operators import tokens
 
     with app.app_context():
-        return ops_tokens.create("deploy-bot", clock.utcnow())[1]
+        return tokens.create("deploy-bot", clock.utcnow())[1]
 
 
 def put(client, slug: str, body: bytes, token: str | None, content_type: str = XML, **params):
@@ -128,12 +130,12 @@ def test_the_aggregate_validity_applies_to_the_entity_picked_from_it():
     ("https://nobody.example/idp", "holds no entity with entity ID"),
 ])
 def test_an_entity_id_naming_a_service_provider_or_nothing_in_the_aggregate_is_refused(entity_id, reason):
-    with pytest.raises(idp_metadata.MetadataNotIdp, match=reason):
+    with pytest.raises(errors.MetadataNotIdp, match=reason):
         idp_metadata.read(samples.aggregate(samples.okta(), samples.sp()), entity_id=entity_id)
 
 
 def test_a_single_entity_file_that_is_not_the_requested_entity_is_refused():
-    with pytest.raises(idp_metadata.MetadataNotIdp, match="not 'https://elsewhere.example/idp'"):
+    with pytest.raises(errors.MetadataNotIdp, match="not 'https://elsewhere.example/idp'"):
         idp_metadata.read(samples.okta(), entity_id="https://elsewhere.example/idp")
 
 
@@ -208,7 +210,7 @@ def test_refused_metadata_says_why_and_leaves_the_configuration_in_use(app, clie
     assert 400 <= refused.status_code < 500
     assert refused.get_json()["error"] == code
     assert reason in refused.get_json()["reason"]
-    with pytest.raises(idp_metadata.MetadataRejected, match=re.escape(reason)):
+    with pytest.raises(errors.MetadataRejected, match=re.escape(reason)):
         idp_metadata.read(body)
     assert snapshot(app) == before
 

@@ -101,10 +101,11 @@ def source_row(app) -> IdpMetadataSource:
 
 
 def refresh(app, slug="initech", now=None):
-    from sp import idp_refresh, tenancy
+    from sp.idp import refresh
+    from sp.tenancy import tenants
 
     with app.app_context():
-        return idp_refresh.refresh(tenancy.find(slug), now or clock.utcnow())
+        return refresh.refresh(tenants.find(slug), now or clock.utcnow())
 
 
 def test_importing_from_a_url_applies_it_and_schedules_a_refresh_by_its_cache_duration(fetching, runner, server):
@@ -127,8 +128,8 @@ def test_importing_from_a_url_applies_it_and_schedules_a_refresh_by_its_cache_du
 
 
 def test_the_refresh_interval_is_bounded_and_comes_before_valid_until(fetching, server):
-    from sp import idp_refresh
-    from sp.saml import idp_metadata
+    from sp.idp import refresh
+    from sp.saml import metadata as idp_metadata
 
     now = clock.utcnow()
     for cache, valid_days, expected in (
@@ -141,7 +142,7 @@ def test_the_refresh_interval_is_bounded_and_comes_before_valid_until(fetching, 
                                  valid_until=(now + timedelta(days=valid_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
                                  if valid_days else None)
         metadata = idp_metadata.read(body, now=now)
-        assert abs(idp_refresh.next_refresh(metadata, now) - now - expected) < timedelta(seconds=2), cache
+        assert abs(refresh.next_refresh(metadata, now) - now - expected) < timedelta(seconds=2), cache
 
 
 def test_a_refresh_applies_a_new_certificate_the_moment_the_idp_publishes_it(fetching, runner, server):
@@ -206,37 +207,39 @@ def test_a_failed_refresh_keeps_the_last_good_configuration_and_says_so(fetching
 
 
 def test_refresh_all_fetches_only_what_is_due_and_backs_off_after_failures(fetching, server):
-    from sp import idp_refresh, tenancy
+    from sp.idp import refresh
+    from sp.tenancy import tenants
 
     add_tenant(fetching, "initech", None)
     add_tenant(fetching, "hooli", None)
     with fetching.app_context():
         now = clock.utcnow()
-        idp_refresh.import_from_url(tenancy.find("initech"), server.serve("/due-a.xml", samples.okta()), actor="cli", now=now)
-        idp_refresh.import_from_url(tenancy.find("hooli"), server.serve("/due-b.xml", samples.google()), actor="cli", now=now)
-        assert idp_refresh.refresh_due(now + timedelta(hours=1)) == []
+        refresh.import_from_url(tenants.find("initech"), server.serve("/due-a.xml", samples.okta()), actor="cli", now=now)
+        refresh.import_from_url(tenants.find("hooli"), server.serve("/due-b.xml", samples.google()), actor="cli", now=now)
+        assert refresh.refresh_due(now + timedelta(hours=1)) == []
         server.serve("/due-a.xml", b"broken", status=503)
-        results = idp_refresh.refresh_due(now + timedelta(hours=7))
+        results = refresh.refresh_due(now + timedelta(hours=7))
         assert [(r.tenant, r.result) for r in results] == [("hooli", "unchanged"), ("initech", "failed")]
         # A failed source is tried again sooner (10 minutes, doubling), not after the full interval.
         later = now + timedelta(hours=7, minutes=11)
-        assert [r.tenant for r in idp_refresh.refresh_due(later)] == ["initech"]
-        assert [r.tenant for r in idp_refresh.refresh_due(later, force=True)] == ["hooli", "initech"]
+        assert [r.tenant for r in refresh.refresh_due(later)] == ["initech"]
+        assert [r.tenant for r in refresh.refresh_due(later, force=True)] == ["hooli", "initech"]
     failing = [s for s in rows(fetching, IdpMetadataSource) if s.last_result == "failed"]
     assert [s.consecutive_failures for s in failing] == [3]
 
 
 def test_status_warns_when_the_refresh_is_overdue_or_the_metadata_expires_soon(fetching, server):
-    from sp import idp_config, idp_refresh, tenancy
+    from sp.idp import refresh, versions
+    from sp.tenancy import tenants
 
     add_tenant(fetching, "initech", None)
     soon = (clock.utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with fetching.app_context():
-        tenant = tenancy.find("initech")
+        tenant = tenants.find("initech")
         url = server.serve("/status.xml", samples.aggregate(samples.okta(), valid_until=soon))
-        idp_refresh.import_from_url(tenant, url, actor="cli", now=clock.utcnow())
-        fresh = idp_config.tenant_status(tenant, clock.utcnow())
-        later = idp_config.tenant_status(tenant, clock.utcnow() + timedelta(days=2))
+        refresh.import_from_url(tenant, url, actor="cli", now=clock.utcnow())
+        fresh = versions.tenant_status(tenant, clock.utcnow())
+        later = versions.tenant_status(tenant, clock.utcnow() + timedelta(days=2))
     assert fresh["url"]["url"] == url and fresh["url"]["last_result"] == "updated"
     assert any("the metadata in use expires on" in w for w in fresh["warnings"])
     assert not any("overdue" in w for w in fresh["warnings"])
@@ -348,7 +351,7 @@ def test_loopback_and_private_addresses_are_refused_unless_the_configuration_all
 def test_every_kind_of_internal_address_is_refused(address, allowed_with_private):
     import ipaddress
 
-    from sp.metadata_fetch import _refusal
+    from sp.idp.fetch import _refusal
 
     assert _refusal(ipaddress.ip_address(address), allow_private=False) is not None
     assert (_refusal(ipaddress.ip_address(address), allow_private=True) is None) is allowed_with_private
@@ -390,7 +393,7 @@ def test_redirects_are_followed_but_checked_again(fetching, app, runner, server)
 ])
 def test_a_redirect_is_followed_only_to_an_http_url_and_never_down_from_https(current, location, outcome):
     from sp import errors
-    from sp.metadata_fetch import redirect_target
+    from sp.idp.fetch import redirect_target
 
     if outcome.startswith("https://"):
         assert redirect_target(current, location) == outcome

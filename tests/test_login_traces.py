@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sp import clock, traces
+from sp import clock
 from sp.extensions import db
 from sp.models import AuditEvent, LoginTrace, ReplayEntry, User, UserSession
+from sp.records import traces
 from support.consoles import ref_on, sign_in
 from support.journeys import add_tenant, post_acs, rows, start_login
 from support.keys import make_key_pair
@@ -75,9 +76,9 @@ def test_a_response_signed_with_a_certificate_missing_from_the_metadata_names_bo
 
     trace = only_trace(app)
     assert trace.code == "saml.signature_invalid"
-    from sp.saml.toolkit import _pem_der, fingerprint
+    from sp.saml.certificates import pem_fingerprint
 
-    rogue_fp, trusted_fp = fingerprint(_pem_der(rogue_cert.decode())), only_certificate_fingerprint(app)
+    rogue_fp, trusted_fp = pem_fingerprint(rogue_cert.decode()), only_certificate_fingerprint(app)
     assert trace.reason.startswith(
         f"the response was signed by a certificate that is not in the uploaded metadata: fingerprint {rogue_fp}, "
         f"the metadata lists {trusted_fp} (expires "
@@ -133,7 +134,7 @@ def test_an_unsolicited_response_for_a_tenant_with_idp_initiated_off_is_traced(c
 def test_a_deactivated_user_is_refused_and_traced(client, app, acme, builder):
     sign_in(client, builder, "alice@acme.example")
     with app.app_context():
-        from sp import users
+        from sp.tenancy import users
 
         user = users.by_name_id(rows(app, User)[0].tenant_id, "alice@acme.example")
         users.deactivate(user, actor="cli", now=clock.utcnow())

@@ -9,7 +9,7 @@ import pytest
 
 from sp import clock
 from sp.models import AuditEvent, OpsUser, Tenant
-from sp.ops import totp
+from sp.operators import totp
 from support.consoles import OPS_PASSWORD, create_operator, ops_sign_in, ref_on, sign_in, sign_in_admin
 from support.journeys import post_acs, rows
 
@@ -143,7 +143,7 @@ def test_totp_codes_follow_rfc_6238():
 
 def test_changing_the_password_ends_existing_console_sessions(client, app, operator):
     from sp.extensions import db
-    from sp.ops import accounts
+    from sp.operators import accounts
 
     with app.app_context():
         user = db.session.get(OpsUser, operator_row(app).id)

@@ -8,8 +8,10 @@ import re
 
 import pytest
 
-from sp import clock, idp_config, tenancy
+from sp import clock
+from sp.idp import versions
 from sp.models import AuditEvent, IdentityProvider, IdpMetadataVersion
+from sp.tenancy import tenants
 from support import idp_samples as samples
 from support.consoles import create_operator, ops_sign_in
 from support.journeys import add_tenant, rows
@@ -127,7 +129,7 @@ def test_applying_the_reviewed_metadata_makes_it_the_configuration_in_use(client
 def test_a_change_made_meanwhile_shows_the_fresh_diff_instead_of_applying(client, app, initech, operator):
     fields = apply_form(review(client, file=REPLACEMENT).data)
     with app.app_context():  # someone else replaces the certificate in the meantime
-        idp_config.import_metadata(tenancy.find("initech"), samples.okta(certs=(NEW,)), origin="cli", actor="cli",
+        versions.import_metadata(tenants.find("initech"), samples.okta(certs=(NEW,)), origin="cli", actor="cli",
                                    now=clock.utcnow())
     conflict = client.post(TENANT + "/idp/apply", data=fields)
     assert conflict.status_code == 409

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from sp import clock
-from sp.auth import sessions
 from sp.extensions import db
 from sp.models import User, UserSession
-from sp.redirects import safe_next
+from sp.signin.redirects import safe_next
+from sp.tenancy import sessions
 from support.journeys import SP_BASE, post_acs, rows, start_login
 
 

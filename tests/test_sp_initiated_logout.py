@@ -172,14 +172,14 @@ def test_an_idp_without_a_single_logout_service_means_a_local_sign_out(app, clie
 
 
 def test_a_failure_to_reach_the_idp_never_keeps_anyone_signed_in(app, client, builder, acme_slo, monkeypatch):
-    from sp.saml import toolkit
+    from sp.saml import messages
 
     assert post_acs(client, "acme", builder.b64()).status_code == 303
 
     def broken(*args, **kwargs):
         raise RuntimeError("the IdP's configuration cannot be used")
 
-    monkeypatch.setattr(toolkit, "logout_request", broken)
+    monkeypatch.setattr(messages, "logout_request", broken)
     signed_out = sign_out(client)
     assert signed_out.status_code == 303 and signed_out.headers["Location"] == "/login"
     assert client.get("/me").status_code == 401

@@ -10,8 +10,8 @@ from lxml import etree
 from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from support import idp_samples as samples
-from support.keys import cert_body
 from support.journeys import SP_BASE, add_tenant
+from support.keys import cert_body
 
 NS = {"md": "urn:oasis:names:tc:SAML:2.0:metadata", "ds": "http://www.w3.org/2000/09/xmldsig#"}
 ENTITY = f"{SP_BASE}/saml/initech/metadata"
@@ -107,7 +107,7 @@ def test_signed_sp_metadata_verifies_with_our_certificate(app_with, settings_dir
 
 
 def test_single_logout_is_published_exactly_where_the_app_serves_it(app, client):
-    from sp.saml import trust
+    from sp.signin import trust
 
     add_tenant(app, "initech", None)
     [sls] = metadata_of(client).findall("md:SPSSODescriptor/md:SingleLogoutService", NS)
@@ -142,12 +142,12 @@ def test_the_setup_page_gives_the_idp_admin_every_value_and_the_steps_for_each_i
 
 
 def test_the_setup_page_lists_a_tenants_own_attribute_names(app, client):
-    from sp import tenancy
     from sp.extensions import db
+    from sp.tenancy import tenants
 
     add_tenant(app, "initech", None)
     with app.app_context():
-        tenant = tenancy.find("initech")
+        tenant = tenants.find("initech")
         tenant.email_attribute, tenant.name_attribute = "corpMail", "corpName"
         db.session.commit()
     html = client.get("/saml/initech/setup").data.decode()

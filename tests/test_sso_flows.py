@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from lxml import etree
 
-from support.journeys import SP_BASE, add_tenant, post_acs, rows, start_login
 from sp.models import ReplayEntry, SamlRequest, User, UserSession
+from support.journeys import SP_BASE, add_tenant, post_acs, rows, start_login
 from support.pysaml2_idp import Pysaml2IdP, requires_xmlsec1
 
 pytestmark = requires_xmlsec1

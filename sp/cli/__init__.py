@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from .idp import idp_cli
-from .mapping import mapping_cli
-from .ops import ops_cli
-from .saml import saml_cli
-from .tenants import group_cli, tenant_cli, user_cli
-from .traces import trace_cli
+from sp.cli.idp import idp_cli
+from sp.cli.mapping import mapping_cli
+from sp.cli.ops import ops_cli
+from sp.cli.saml import saml_cli
+from sp.cli.tenants import group_cli, tenant_cli, user_cli
+from sp.cli.traces import trace_cli
 
 
 def register(app: Flask) -> None:

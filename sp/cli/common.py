@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
-from .. import errors
-from ..extensions import db
+from sp import errors
+from sp.extensions import db
 
 
 def fail(message: str) -> None:

@@ -9,13 +9,15 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from .. import clock, idp_config, idp_refresh, tenancy
-from .common import fail, refusals_exit_cleanly
+from sp import clock
+from sp.cli.common import fail, refusals_exit_cleanly
+from sp.idp import refresh, versions
+from sp.tenancy import tenants
 
 idp_cli = AppGroup("idp", help="Import, roll back and watch tenants' IdP metadata.")
 
 
-def _print_outcome(outcome: idp_config.Outcome, as_json: bool) -> None:
+def _print_outcome(outcome: versions.Outcome, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(outcome.as_dict(), indent=2))
         return
@@ -26,7 +28,7 @@ def _print_outcome(outcome: idp_config.Outcome, as_json: bool) -> None:
     for cert in metadata.certificates:
         click.echo(f"signing certificate SHA-256 {cert.sha256} expires {cert.not_after:%Y-%m-%d}")
     click.echo("changes:")
-    for line in idp_config.describe(outcome.proposal.diff):
+    for line in versions.describe(outcome.proposal.diff):
         click.echo(f"  {line}")
     for warning in outcome.proposal.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -57,15 +59,15 @@ def idp_import(slug: str, source, url: str | None, verify_cert, entity_id: str |
         fail("give either a FILE ('-' for stdin) or --url, not both")
     if verify_cert is not None and url is None:
         fail("--verify-cert needs --url: it pins the certificate that signs the fetched metadata")
-    tenant = tenancy.find(slug)
+    tenant = tenants.find(slug)
     now = clock.utcnow()
     if url is not None:
-        outcome = idp_refresh.import_from_url(
+        outcome = refresh.import_from_url(
             tenant, url, pinned_pem=verify_cert.read() if verify_cert else None, entity_id=entity_id,
             actor="cli", now=now, dry_run=dry_run,
         )
     else:
-        outcome = idp_config.import_metadata(tenant, source, entity_id=entity_id, origin="cli", actor="cli",
+        outcome = versions.import_metadata(tenant, source, entity_id=entity_id, origin="cli", actor="cli",
                                              now=now, dry_run=dry_run)
     _print_outcome(outcome, as_json)
 
@@ -75,8 +77,8 @@ def idp_import(slug: str, source, url: str | None, verify_cert, entity_id: str |
 @refusals_exit_cleanly
 def idp_rollback(slug: str) -> None:
     """Go back to the tenant's previous IdP metadata version."""
-    version, change = idp_config.rollback(tenancy.find(slug), actor="cli", now=clock.utcnow())
-    for line in idp_config.describe(change):
+    version, change = versions.rollback(tenants.find(slug), actor="cli", now=clock.utcnow())
+    for line in versions.describe(change):
         click.echo(f"  {line}")
     click.echo(f"restored version {version.number} (imported {version.created_at:%Y-%m-%d %H:%M} UTC by {version.actor})")
 
@@ -90,7 +92,7 @@ def idp_versions(slug: str, as_json: bool) -> None:
     rows = [
         {"version": v.number, "state": v.state, "entity_id": v.entity_id, "source": v.source, "actor": v.actor,
          "created_at": v.created_at.isoformat(), "certificates": [c["sha256"] for c in v.summary["certificates"]]}
-        for v in idp_config.versions(tenancy.find(slug))
+        for v in versions.versions(tenants.find(slug))
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -121,7 +123,7 @@ def _print_status(row: dict[str, Any]) -> None:
 @refusals_exit_cleanly
 def idp_status(slug: str | None, as_json: bool) -> None:
     """Show each tenant's IdP certificates with expiry, the URL refresh, and warnings."""
-    rows = idp_config.status(clock.utcnow(), [tenancy.find(slug)] if slug else None)
+    rows = versions.status(clock.utcnow(), [tenants.find(slug)] if slug else None)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -141,9 +143,9 @@ def idp_refresh_command(slug: str | None, all_due: bool, force: bool, as_json: b
         fail("give a tenant SLUG or --all")
     now = clock.utcnow()
     if slug:
-        results = [idp_refresh.refresh(tenancy.find(slug), now, actor="cli")]
+        results = [refresh.refresh(tenants.find(slug), now, actor="cli")]
     else:
-        results = idp_refresh.refresh_due(now, force=force)
+        results = refresh.refresh_due(now, force=force)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     else:
@@ -165,5 +167,5 @@ def idp_refresh_command(slug: str | None, all_due: bool, force: bool, as_json: b
 @refusals_exit_cleanly
 def idp_unlink_url(slug: str) -> None:
     """Stop refreshing the tenant's metadata from its URL; the configuration in use stays."""
-    url = idp_refresh.unlink(tenancy.find(slug), actor="cli", now=clock.utcnow())
+    url = refresh.unlink(tenants.find(slug), actor="cli", now=clock.utcnow())
     click.echo(f"no longer refreshing from {url}")

@@ -7,8 +7,8 @@ import json
 import click
 from flask.cli import AppGroup
 
-from .. import group_mapping, group_policy, tenancy
-from .common import refusals_exit_cleanly
+from sp.cli.common import refusals_exit_cleanly
+from sp.tenancy import group_mapping, group_policy, tenants
 
 mapping_cli = AppGroup("mapping", help="Map directory attributes to user groups.")
 
@@ -29,7 +29,7 @@ def _print_notes(tenant) -> None:
 @refusals_exit_cleanly
 def mapping_add(slug: str, attribute: str, value: str, group: str, match: str, priority: int | None) -> None:
     """Add a rule: when ATTRIBUTE (@role: the role attribute) matches VALUE, the user's group is GROUP."""
-    tenant = tenancy.find(slug)
+    tenant = tenants.find(slug)
     rule = group_policy.add_rule(tenant, attribute, value, group, match=match, priority=priority)
     click.echo(f"added rule #{rule.id} (priority {rule.priority}): "
                f"{rule.attribute or group_mapping.ROLE} {rule.match} {rule.value!r} -> {rule.group.name}")
@@ -42,7 +42,7 @@ def mapping_add(slug: str, attribute: str, value: str, group: str, match: str, p
 @refusals_exit_cleanly
 def mapping_list(slug: str, as_json: bool) -> None:
     """List the tenant's rules in the order they are tried."""
-    tenant = tenancy.find(slug)
+    tenant = tenants.find(slug)
     rows = [group_policy.rule_json(r) for r in group_policy.rules(tenant)]
     if as_json:
         click.echo(json.dumps({**group_policy.settings_snapshot(tenant), "rules": rows}, indent=2))
@@ -63,7 +63,7 @@ def mapping_list(slug: str, as_json: bool) -> None:
 @refusals_exit_cleanly
 def mapping_remove(slug: str, rule_id: int) -> None:
     """Remove a rule by its number."""
-    group_policy.remove_rule(tenancy.find(slug), rule_id)
+    group_policy.remove_rule(tenants.find(slug), rule_id)
     click.echo(f"removed rule #{rule_id}")
 
 
@@ -75,7 +75,7 @@ def mapping_remove(slug: str, rule_id: int) -> None:
 @refusals_exit_cleanly
 def mapping_test(slug: str, pairs: tuple[str, ...], as_json: bool) -> None:
     """Show which group these attributes give and which rule fires, as if the rules were live."""
-    tenant = tenancy.find(slug)
+    tenant = tenants.find(slug)
     result = group_policy.preview(tenant, group_policy.parse_attribute_pairs(pairs))
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from .. import clock, ops_tokens
-from ..ops import accounts, totp
-from .common import fail, refusals_exit_cleanly
+from sp import clock
+from sp.cli.common import fail, refusals_exit_cleanly
+from sp.operators import accounts, tokens, totp
 
 ops_cli = AppGroup("ops", help="Operator accounts for the ops console (/ops) and ops API tokens.")
 token_cli = AppGroup("token", help="Ops API tokens (for PUT /api/ops/tenants/SLUG/idp and friends).")
@@ -19,7 +19,7 @@ ops_cli.add_command(token_cli)
 @refusals_exit_cleanly
 def token_create(name: str) -> None:
     """Create an API token and print it once (only its hash is stored)."""
-    _, token = ops_tokens.create(name, clock.utcnow())
+    _, token = tokens.create(name, clock.utcnow())
     click.echo(token)
     click.echo(f"created token {name!r}; it is shown only now. Send it as 'Authorization: Bearer <token>'.", err=True)
 
@@ -27,7 +27,7 @@ def token_create(name: str) -> None:
 @token_cli.command("list")
 def token_list() -> None:
     """List API tokens (names and dates, never the tokens)."""
-    for row in ops_tokens.all_tokens():
+    for row in tokens.all_tokens():
         used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
         state = f"revoked {row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "active"
         click.echo(f"{row.name:<30} created {row.created_at:%Y-%m-%d %H:%M}  last used {used:<16}  {state}")
@@ -38,7 +38,7 @@ def token_list() -> None:
 @refusals_exit_cleanly
 def token_revoke(name: str) -> None:
     """Revoke an API token at once."""
-    ops_tokens.revoke(name, clock.utcnow())
+    tokens.revoke(name, clock.utcnow())
     click.echo(f"revoked token {name!r}")
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from .. import clock
-from ..extensions import db
-from ..saml import replay, request_store
-from .traces import purge_old
+from sp import clock
+from sp.cli.traces import purge_old
+from sp.extensions import db
+from sp.signin import outstanding, replay
 
 saml_cli = AppGroup("saml", help="SAML housekeeping.")
 
@@ -17,7 +17,7 @@ saml_cli = AppGroup("saml", help="SAML housekeeping.")
 def saml_purge() -> None:
     """Delete expired AuthnRequest state, replay-cache entries and old login traces (safe to run from cron)."""
     now = clock.utcnow()
-    requests_gone, replays_gone, traces_gone = request_store.purge(now), replay.purge(now), purge_old(now)
+    requests_gone, replays_gone, traces_gone = outstanding.purge(now), replay.purge(now), purge_old(now)
     db.session.commit()
     click.echo(f"purged {requests_gone} expired requests, {replays_gone} expired replay entries "
                f"and {traces_gone} old login traces")

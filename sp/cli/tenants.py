@@ -8,8 +8,9 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from .. import clock, group_policy, tenancy, tenants, users
-from .common import fail, on_off, refusals_exit_cleanly
+from sp import clock, errors
+from sp.cli.common import fail, on_off, refusals_exit_cleanly
+from sp.tenancy import group_policy, groups, tenants, users
 
 tenant_cli = AppGroup("tenant", help="Create, change and list tenants.")
 group_cli = AppGroup("group", help="Manage a tenant's user groups.")
@@ -53,9 +54,9 @@ def tenant_set(slug: str, idp_initiated: str | None, single_logout: str | None, 
                group_sync: str | None, on_no_match: str | None, email_attribute: str | None,
                name_attribute: str | None) -> None:
     """Change a tenant's SSO settings (running instances pick them up at once)."""
-    tenant = tenancy.find(slug)
+    tenant = tenants.find(slug)
     if no_role_attribute and role_attributes:
-        raise group_policy.InvalidGroupPolicy("give --role-attribute or --no-role-attribute, not both")
+        raise errors.InvalidGroupPolicy("give --role-attribute or --no-role-attribute, not both")
     tenants.update_settings(
         tenant, idp_initiated=on_off(idp_initiated), default_group=default_group, clock_skew=clock_skew,
         domains=list(domains) if domains else None,
@@ -107,7 +108,7 @@ def tenant_list(as_json: bool) -> None:
 @refusals_exit_cleanly
 def group_create(slug: str, name: str, permissions: tuple[str, ...]) -> None:
     """Create a user group in a tenant."""
-    group = tenants.create_group(tenancy.find(slug), name, list(permissions))
+    group = groups.add(tenants.find(slug), name, list(permissions))
     click.echo(f"created group {group.name!r} with permissions: {', '.join(group.permissions) or '(none)'}")
 
 
@@ -117,7 +118,7 @@ def group_create(slug: str, name: str, permissions: tuple[str, ...]) -> None:
 @refusals_exit_cleanly
 def group_list(slug: str, as_json: bool) -> None:
     """List a tenant's groups: permissions, how many users hold each and how many rules give it."""
-    rows = group_policy.groups(tenancy.find(slug))
+    rows = groups.listing(tenants.find(slug))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -134,8 +135,8 @@ def group_list(slug: str, as_json: bool) -> None:
 @refusals_exit_cleanly
 def group_delete(slug: str, name: str, move_users_to_default: bool) -> None:
     """Delete a group; refused while users hold it, unless they may move to the default group."""
-    tenant = tenancy.find(slug)
-    moved = group_policy.delete_group(tenant, name, move_users_to_default=move_users_to_default)
+    tenant = tenants.find(slug)
+    moved = groups.delete(tenant, name, move_users_to_default=move_users_to_default)
     click.echo(f"deleted group {name!r}" + (f"; moved {moved} user(s) to {tenant.default_group.name!r}" if moved else ""))
 
 
@@ -147,11 +148,12 @@ def group_delete(slug: str, name: str, move_users_to_default: bool) -> None:
 @refusals_exit_cleanly
 def user_set_group(slug: str, name_id: str, group: str, admin: str) -> None:
     """Move a user to a group by hand (recorded as an admin assignment), e.g. to name the first tenant admin."""
-    tenant = tenancy.find(slug)
-    user = group_policy.find_user(tenant, name_id)
-    target = tenants.group_named(tenant, group)
+    tenant = tenants.find(slug)
+    user = users.named(tenant, name_id)
+    target = groups.named_or_none(tenant, group)
     if target is None:
         fail(f"tenant {slug!r} has no group {group!r}")
+        return
     changed = users.change_group(user, target, actor="cli", by=admin, now=clock.utcnow())
     click.echo(f"{user.name_id}: group {user.group.name!r}" + ("" if changed else " (unchanged)"))
     notice = group_policy.admin_notice(tenant)
@@ -176,7 +178,7 @@ def user_list(slug: str, as_json: bool) -> None:
             "active": u.active,
             "source": u.source,
         }
-        for u in tenants.users(tenancy.find(slug))
+        for u in users.all_of(tenants.find(slug))
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))

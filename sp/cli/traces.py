@@ -8,9 +8,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import clock, tenancy, traces
-from ..extensions import db
-from .common import fail, refusals_exit_cleanly
+from sp import clock
+from sp.cli.common import fail, refusals_exit_cleanly
+from sp.extensions import db
+from sp.records import traces
+from sp.tenancy import tenants
 
 trace_cli = AppGroup("trace", help="Read login traces (every ACS and SLS attempt) and purge old ones.")
 
@@ -27,7 +29,7 @@ def _line(row: dict) -> str:
 @refusals_exit_cleanly
 def trace_list(slug: str, limit: int, as_json: bool) -> None:
     """List a tenant's login traces, newest first."""
-    tenant = tenancy.find(slug)
+    tenant = tenants.find(slug)
     rows = [traces.as_json(t, tenant.slug) for t in traces.search(tenant_id=tenant.id, limit=limit)]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))

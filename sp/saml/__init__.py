@@ -1,10 +1,8 @@
-"""The SAML blueprint: per-tenant login, ACS and metadata under /saml/<slug>/."""
+"""The SAML 2.0 protocol, and nothing else: python3-saml, xmlsec and the XML work live here.
 
-from flask import Blueprint
-
-from ..tenancy import resolve_from_url
-
-bp = Blueprint("saml", __name__, url_prefix="/saml/<slug>")
-resolve_from_url(bp)
-
-from . import views  # noqa: E402,F401  (routes attach themselves to bp)
+No web framework, no database: inputs are bytes, strings and the frozen settings in
+`sp.saml.config`; outputs are plain dataclasses. `xml` parses untrusted messages once,
+`response` checks and verifies a Response, `logout` the logout messages, `signature` owns
+signature shapes and xmlsec, `bindings` the HTTP bindings, `messages` what we send,
+`metadata` an IdP's metadata, `keys` our key pair, `certificates` X.509 helpers.
+"""

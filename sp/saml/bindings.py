@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from .. import errors
+from sp import errors
 
 REDIRECT = "redirect"
 POST = "post"

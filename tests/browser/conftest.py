@@ -19,8 +19,10 @@ from flask_migrate import upgrade
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import devidp
-from sp import clock, create_app, idp_config, tenants
+from sp import clock, create_app
 from sp.extensions import db
+from sp.idp import versions
+from sp.tenancy import groups, tenants
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -84,9 +86,9 @@ def stack(tmp_path_factory) -> Stack:
         upgrade()
         tenant = tenants.create_tenant("demo", "Demo Company", ["demo.example"])
         for name, permissions in DEMO_GROUPS.items():
-            tenants.create_group(tenant, name, permissions)
+            groups.add(tenant, name, permissions)
         metadata = idp.test_client().get("/metadata").data
-        idp_config.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
+        versions.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
         db.session.remove()
 
     sp_server.app, idp_server.app = sp, idp

@@ -6,9 +6,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from sp import clock, group_policy, idp_config, tenancy, tenants, users
+from sp import clock
 from sp.extensions import db
-from sp.ops import accounts
+from sp.idp import versions
+from sp.operators import accounts
+from sp.tenancy import group_policy, groups, tenants, users
 
 from .conftest import PASSWORD, Stack
 
@@ -26,9 +28,9 @@ def portal_sign_in(page: Page, stack: Stack, email: str) -> None:
 def make_admin(stack: Stack, email: str) -> None:
     """What `flask user set-group demo EMAIL Admins` does, for a user who signed in once."""
     with stack.sp.app_context():
-        tenant = tenancy.find("demo")
+        tenant = tenants.find("demo")
         user = users.by_name_id(tenant.id, email)
-        users.change_group(user, tenants.group_named(tenant, "Admins"), actor="cli", by="cli", now=clock.utcnow())
+        users.change_group(user, groups.named_or_none(tenant, "Admins"), actor="cli", by="cli", now=clock.utcnow())
         db.session.remove()
 
 
@@ -115,7 +117,7 @@ def test_a_failed_login_shows_a_reference_that_finds_its_trace(new_page, stack, 
         screenshot(admin, "admin-trace")
     finally:
         with stack.sp.app_context():
-            tenants.update_settings(tenancy.find("demo"), idp_initiated=True)
+            tenants.update_settings(tenants.find("demo"), idp_initiated=True)
             db.session.remove()
 
 
@@ -166,7 +168,7 @@ def test_an_operator_uploads_metadata_reviews_the_diff_and_applies_it(new_page, 
     old, new = samples.cert("Initech Okta 2025"), samples.cert("Initech Okta 2026")
     with stack.sp.app_context():
         tenant = tenants.create_tenant("initech", "Initech", ["initech.example"])
-        idp_config.import_metadata(tenant, samples.okta(certs=(old,)), origin="cli", actor="cli", now=clock.utcnow())
+        versions.import_metadata(tenant, samples.okta(certs=(old,)), origin="cli", actor="cli", now=clock.utcnow())
         db.session.remove()
     upload = tmp_path / "initech-okta.xml"
     upload.write_bytes(samples.okta(certs=(old, new)))
@@ -220,7 +222,7 @@ def test_an_admin_adds_a_mapping_rule_and_previews_attributes_and_a_recent_sign_
         screenshot(page, "admin-mapping-preview")
     finally:
         with stack.sp.app_context():
-            tenant = tenancy.find("demo")
+            tenant = tenants.find("demo")
             for rule in group_policy.rules(tenant):
                 group_policy.remove_rule(tenant, rule.id)
             db.session.remove()

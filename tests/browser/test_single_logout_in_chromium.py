@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from sp import traces
 from sp.extensions import db
 from sp.models import LoginTrace
+from sp.records import traces
 
 from .conftest import PASSWORD
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
-
 from siege import LogoutSiege, Siege, another_instance
+
 from sp.extensions import db
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
 import fuzzing
+import pytest
 
 TARGETS = 8
 BUDGET = float(os.environ.get("FUZZ_SECONDS", "90")) / TARGETS

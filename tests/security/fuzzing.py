@@ -16,9 +16,10 @@ from urllib.parse import quote_from_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-
-from sp.saml import idp_metadata
 from tamper import DS, SAML, SAMLP
+
+from sp import errors
+from sp.saml import metadata as idp_metadata
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 _SAFE_TEXT = st.text(alphabet=string.ascii_letters + string.digits + " :/#._-@=+<>&\"'\u00e9\u4e2d", max_size=40)
@@ -204,7 +205,7 @@ def sls_mutated_genuine(logout_siege, examples: int) -> None:
 def _read_is_handled(data: bytes) -> None:
     try:
         idp_metadata.read(data)
-    except idp_metadata.MetadataRejected:
+    except errors.MetadataRejected:
         pass
 
 

@@ -127,10 +127,10 @@ def another_instance(app, **overrides):
 
 def set_tenant(app, slug: str, **settings) -> None:
     """Change a tenant's settings through the service the CLI uses."""
-    from sp import tenancy, tenants
+    from sp.tenancy import tenants
 
     with app.app_context():
-        tenants.update_settings(tenancy.find(slug), **settings)
+        tenants.update_settings(tenants.find(slug), **settings)
 
 
 class LogoutSiege:

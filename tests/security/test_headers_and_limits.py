@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 import tamper
 
 REDIS_SERVER = shutil.which("redis-server")

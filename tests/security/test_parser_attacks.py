@@ -8,7 +8,6 @@ has it), and comments were the 2018 truncation attacks. We refuse all such marku
 from __future__ import annotations
 
 import pytest
-
 import tamper
 
 DOCTYPE = b"<!DOCTYPE samlp:Response [<!ELEMENT samlp:Response ANY>]>\n"

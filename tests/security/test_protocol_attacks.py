@@ -15,14 +15,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
-
 import tamper
 from siege import set_tenant
+from sqlalchemy import update
+from tamper import NS
+
 from sp.extensions import db
 from sp.models import SamlRequest, User
 from support.journeys import SP_BASE, start_login
-from tamper import NS
 
 ACS = f"{SP_BASE}/saml/acme/acs"
 ENTITY = f"{SP_BASE}/saml/acme/metadata"

@@ -1,19 +1,19 @@
 """Signature presence and trust: only the tenant's IdP key, over the whole assertion, with strong algorithms.
 
 Shape problems (references, transforms, algorithms) are refused before the signature is handed
-to xmlsec: `toolkit_calls` proves that for the transforms an attacker would use for a
+to xmlsec: `xmlsec_calls` proves that for the transforms an attacker would use for a
 pre-authentication DoS (XSLT, XPath).
 """
 
 from __future__ import annotations
 
 import pytest
-from lxml import etree
-
 import tamper
+from lxml import etree
+from tamper import DS, NS, SAML
+
 from support.keys import make_key_pair
 from support.saml_builder import ResponseBuilder
-from tamper import DS, NS, SAML
 
 XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
 XSLT = "http://www.w3.org/TR/1999/REC-xslt-19991116"
@@ -31,18 +31,18 @@ def attacker_keys():
 
 
 @pytest.fixture
-def toolkit_calls(monkeypatch):
-    """Record every call to toolkit.verify, the one place xmlsec runs transforms and checks signatures."""
-    from sp.saml import toolkit
+def xmlsec_calls(monkeypatch):
+    """Record every call to response.verify, the one place xmlsec runs transforms and checks a Response's signatures."""
+    from sp.saml import response
 
     calls = []
-    original = toolkit.verify
+    original = response.verify
 
     def spy(*args, **kwargs):
         calls.append(args)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(toolkit, "verify", spy)
+    monkeypatch.setattr(response, "verify", spy)
     return calls
 
 
@@ -144,12 +144,12 @@ def test_a_signature_by_an_attacker_key_presenting_the_genuine_certificate_is_re
     siege.attack(genuine, evil, "saml.signature_invalid")
 
 
-def test_an_hmac_signature_keyed_with_the_idps_public_certificate_is_refused_before_xmlsec(siege, signed, builder, toolkit_calls):
+def test_an_hmac_signature_keyed_with_the_idps_public_certificate_is_refused_before_xmlsec(siege, signed, builder, xmlsec_calls):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
     tamper.hmac_resign(tamper.signature(tamper.assertion(evil)), builder.cert_pem)
     siege.attack(genuine, evil, "saml.weak_algorithm")
-    assert len(toolkit_calls) == 1  # the control only
+    assert len(xmlsec_calls) == 1  # the control only
 
 
 def test_a_response_for_this_tenant_signed_by_another_tenants_idp_is_refused(siege, builder, app):
@@ -224,21 +224,21 @@ TRANSFORM_ATTACKS = {
 
 @pytest.mark.parametrize("attack", list(TRANSFORM_ATTACKS))
 def test_a_transform_other_than_enveloped_and_one_canonicalisation_is_refused_before_xmlsec_runs(
-        siege, signed, toolkit_calls, attack):
+        siege, signed, xmlsec_calls, attack):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
     algorithms, parameters = TRANSFORM_ATTACKS[attack]
     tamper.set_transforms(tamper.signature(tamper.assertion(evil)), algorithms, parameters)
     siege.attack(genuine, evil, "saml.signature_structure")
-    assert len(toolkit_calls) == 1  # only the control reached signature verification
+    assert len(xmlsec_calls) == 1  # only the control reached signature verification
 
 
-def test_a_canonicalisation_method_that_keeps_comments_is_refused(siege, signed, toolkit_calls):
+def test_a_canonicalisation_method_that_keeps_comments_is_refused(siege, signed, xmlsec_calls):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
     tamper.signature(tamper.assertion(evil)).find("ds:SignedInfo/ds:CanonicalizationMethod", NS).set("Algorithm", EXC_C14N_WITH_COMMENTS)
     siege.attack(genuine, evil, "saml.signature_structure")
-    assert len(toolkit_calls) == 1
+    assert len(xmlsec_calls) == 1
 
 
 def test_a_transform_with_a_parameter_other_than_inclusive_namespaces_is_refused(siege, signed):
@@ -259,10 +259,10 @@ def test_okta_style_inclusive_namespaces_on_exclusive_canonicalisation_is_a_vali
 # --- Algorithms ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sign_alg,digest_alg", [("rsa-sha1", "sha256"), ("rsa-sha256", "sha1"), ("rsa-sha1", "sha1")])
-def test_an_idp_signing_with_sha1_is_refused_before_xmlsec(siege, signed, sign_alg, digest_alg, toolkit_calls):
+def test_an_idp_signing_with_sha1_is_refused_before_xmlsec(siege, signed, sign_alg, digest_alg, xmlsec_calls):
     siege.refused(signed(sign_alg=sign_alg, digest_alg=digest_alg), "saml.weak_algorithm")
     siege.accepted(signed(sign_alg="rsa-sha512", digest_alg="sha512"))
-    assert len(toolkit_calls) == 1
+    assert len(xmlsec_calls) == 1
 
 
 @pytest.mark.parametrize("where", ["SignatureMethod", "DigestMethod"])

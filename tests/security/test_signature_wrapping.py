@@ -9,9 +9,8 @@ message signed by the test IdP and never re-signed; the genuine message then sig
 from __future__ import annotations
 
 import pytest
-from lxml import etree
-
 import tamper
+from lxml import etree
 from tamper import SAML, SAMLP
 
 

@@ -20,8 +20,8 @@ from urllib.parse import quote_plus
 
 import pytest
 from lxml import etree
-
 from siege import TIME_LIMIT_SECONDS
+
 from sp.extensions import db
 from sp.models import SamlRequest
 from support.journeys import SP_BASE, add_tenant, post_acs, start_login

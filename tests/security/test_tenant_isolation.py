@@ -7,9 +7,9 @@ IdP as acme (two subsidiaries of one company), the hardest case: same issuer, sa
 from __future__ import annotations
 
 import pytest
+import tamper
 from sqlalchemy import select
 
-import tamper
 from sp.extensions import db
 from sp.models import User
 from support.journeys import SP_BASE, add_tenant, start_login

@@ -10,13 +10,12 @@ import zlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-
 import tamper
 from siege import MEMORY_LIMIT_KIB, TIME_LIMIT_SECONDS
-from sp import traces
+
 from sp.extensions import db
 from sp.models import SamlRequest
+from sp.records import traces
 from support.journeys import SP_BASE, start_login
 
 # --- Open redirects through next / RelayState ------------------------------------------------------
@@ -179,7 +178,7 @@ def test_a_response_to_a_login_started_in_the_attackers_browser_cannot_sign_the_
 
 
 def test_a_forged_or_foreign_started_requests_cookie_is_worthless(siege, signed, app):
-    from sp.saml import started
+    from sp.web import started
 
     request_id = start_login(app.test_client(), "acme")
     with app.test_request_context(base_url=SP_BASE):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from sp import clock, tenancy, tenants, users
+from sp import clock
 from sp.extensions import db
-from sp.ops import accounts
+from sp.operators import accounts
+from sp.tenancy import groups, tenants, users
 
 from .journeys import post_acs
 
@@ -21,15 +22,15 @@ def sign_in(client, builder, email: str, **changes) -> None:
 
 def make_group(app, slug: str, name: str, permissions: list[str]) -> int:
     with app.app_context():
-        return tenants.create_group(tenancy.find(slug), name, permissions).id
+        return groups.add(tenants.find(slug), name, permissions).id
 
 
 def put_in_group(app, slug: str, email: str, group: str) -> int:
     """Move an existing user to a group (as the CLI would); returns the user's id."""
     with app.app_context():
-        tenant = tenancy.find(slug)
+        tenant = tenants.find(slug)
         user = users.by_name_id(tenant.id, email)
-        users.change_group(user, tenants.group_named(tenant, group), actor="cli", by="cli", now=clock.utcnow())
+        users.change_group(user, groups.named_or_none(tenant, group), actor="cli", by="cli", now=clock.utcnow())
         return user.id
 
 
@@ -37,14 +38,14 @@ def sign_in_admin(app, client, builder, email: str) -> int:
     """Sign email in to the builder's tenant as a member of its 'Admins' group; returns the user's id."""
     sign_in(client, builder, email)
     with app.app_context():
-        if tenants.group_named(tenancy.find(builder.slug), "Admins") is None:
-            tenants.create_group(tenancy.find(builder.slug), "Admins", ["admin"])
+        if groups.named_or_none(tenants.find(builder.slug), "Admins") is None:
+            groups.add(tenants.find(builder.slug), "Admins", ["admin"])
     return put_in_group(app, builder.slug, email, "Admins")
 
 
 def user_id(app, slug: str, email: str) -> int:
     with app.app_context():
-        return users.by_name_id(tenancy.find(slug).id, email).id
+        return users.by_name_id(tenants.find(slug).id, email).id
 
 
 def create_operator(app, name: str = "sam", *, with_totp: bool = False) -> str | None:

@@ -52,14 +52,16 @@ def make_app(database: str, settings_dir: str, **overrides):
 
 def add_tenant(app, slug: str, metadata: bytes | None, domains=(), **settings):
     """Create a tenant (and import its IdP metadata) through the services the CLI uses."""
-    from sp import clock, idp_config, tenants
+    from sp import clock
+    from sp.idp import versions
+    from sp.tenancy import tenants
 
     with app.app_context():
         tenant = tenants.create_tenant(slug, slug.title() + " Corp", list(domains))
         if settings:
             tenants.update_settings(tenant, **settings)
         if metadata is not None:
-            idp_config.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
+            versions.import_metadata(tenant, metadata, origin="cli", actor="cli", now=clock.utcnow())
         return tenant.id
 
 
