@@ -12,8 +12,12 @@ from sp.web import errors as web_errors
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: configuration, extensions, blueprints, CLI and error handlers."""
-    app = Flask(__name__, instance_relative_config=True, template_folder=str(config.ROOT / "templates"),
-                static_folder=str(config.ROOT / "static"))
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(config.ROOT / "templates"),
+        static_folder=str(config.ROOT / "static"),
+    )
     config.load(app, test_config)
 
     db.init_app(app)

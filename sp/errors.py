@@ -41,8 +41,9 @@ class Traced(Exception):
     `title` and `message` replace the error's own words on the page (a sign-out refused says so).
     """
 
-    def __init__(self, error: SPError, ref: str | None, *, title: str | None = None,
-                 message: str | None = None) -> None:
+    def __init__(
+        self, error: SPError, ref: str | None, *, title: str | None = None, message: str | None = None
+    ) -> None:
         super().__init__(error.reason)
         self.error, self.ref = error, ref
         self.title = title
@@ -58,6 +59,7 @@ def concrete_classes(root: type[SPError] = SPError) -> Iterator[type[SPError]]:
 
 
 # --- Requests, tenants and sign-in pages --------------------------------------------------
+
 
 class BadRequest(SPError):
     code = "request.invalid"
@@ -111,6 +113,7 @@ class InvalidSetting(SPError):
 
 
 # --- SAML messages ----------------------------------------------------------------------
+
 
 class SamlRejected(SPError):
     """A SAML message we refuse. The user sees a generic message; the reason goes to the trace."""
@@ -287,6 +290,7 @@ class BindingUnsupported(SamlRejected):
 
 # --- Users, groups and the group policy ---------------------------------------------------
 
+
 class UserDeactivated(SPError):
     status = 403
     code = "user.deactivated"
@@ -304,8 +308,10 @@ class NoGroupMatched(SPError):
 
     status = 403
     code = "group.no_match"
-    message = ("Your organisation has not given you access to this application. "
-               "Please ask your administrator to add you to the right group in your directory.")
+    message = (
+        "Your organisation has not given you access to this application. "
+        "Please ask your administrator to add you to the right group in your directory."
+    )
 
 
 class InvalidGroupPolicy(SPError):
@@ -343,6 +349,7 @@ class AuthRequired(SPError):
 
 
 # --- IdP metadata and the IdP connection ----------------------------------------------------
+
 
 class MetadataRejected(SPError):
     abstract = True
@@ -432,6 +439,7 @@ class NoEarlierVersion(SPError):
 
 # --- Operators and the ops API ------------------------------------------------------------
 
+
 class AccountRefused(SPError):
     code = "ops.account_refused"
     message = "That operator account change was refused."
@@ -440,8 +448,10 @@ class AccountRefused(SPError):
 class SignInRefused(SPError):
     status = 401
     code = "ops.sign_in_refused"
-    message = ("Wrong name, password or code. After repeated failures the account is locked for a while; "
-               "another operator can unlock it.")
+    message = (
+        "Wrong name, password or code. After repeated failures the account is locked for a while; "
+        "another operator can unlock it."
+    )
 
 
 class TokenNameInvalid(SPError):

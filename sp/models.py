@@ -281,6 +281,8 @@ class IdpMetadataSource(db.Model):
     # validUntil of the last good document: past it, the config is stale.
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_refresh_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class LoginTrace(db.Model):
     """One ACS or SLS attempt, successful or refused: what support needs to see why, and no secrets.
 
@@ -324,6 +326,8 @@ class OpsApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 Index("ix_login_trace_tenant_id_time", LoginTrace.tenant_id, LoginTrace.time)
 
 

@@ -35,7 +35,10 @@ def _print_outcome(outcome: versions.Outcome, as_json: bool) -> None:
     for note in outcome.notes:
         click.echo(f"note: {note}", err=True)
     if outcome.result == "dry_run":
-        click.echo("dry run: nothing was changed" + ("; run again without --dry-run to apply" if outcome.proposal.changed else ""))
+        click.echo(
+            "dry run: nothing was changed"
+            + ("; run again without --dry-run to apply" if outcome.proposal.changed else "")
+        )
     elif outcome.result == "applied":
         click.echo(f"applied as version {outcome.version.number}")
     else:
@@ -46,14 +49,19 @@ def _print_outcome(outcome: versions.Outcome, as_json: bool) -> None:
 @click.argument("slug")
 @click.argument("source", metavar="[FILE]", type=click.File("rb"), required=False)
 @click.option("--url", default=None, help="Fetch the metadata from URL, and keep refreshing it from there.")
-@click.option("--verify-cert", type=click.File("r"), default=None,
-              help="With --url: PEM certificate(s) the metadata signature must verify with.")
+@click.option(
+    "--verify-cert",
+    type=click.File("r"),
+    default=None,
+    help="With --url: PEM certificate(s) the metadata signature must verify with.",
+)
 @click.option("--entity-id", default=None, help="The IdP to pick from an EntitiesDescriptor aggregate.")
 @click.option("--dry-run", is_flag=True, help="Check and show the diff; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @refusals_exit_cleanly
-def idp_import(slug: str, source, url: str | None, verify_cert, entity_id: str | None, dry_run: bool,
-               as_json: bool) -> None:
+def idp_import(
+    slug: str, source, url: str | None, verify_cert, entity_id: str | None, dry_run: bool, as_json: bool
+) -> None:
     """Import the tenant's IdP metadata from FILE ('-' for stdin) or --url."""
     if (source is None) == (url is None):
         fail("give either a FILE ('-' for stdin) or --url, not both")
@@ -63,12 +71,18 @@ def idp_import(slug: str, source, url: str | None, verify_cert, entity_id: str |
     now = clock.utcnow()
     if url is not None:
         outcome = refresh.import_from_url(
-            tenant, url, pinned_pem=verify_cert.read() if verify_cert else None, entity_id=entity_id,
-            actor="cli", now=now, dry_run=dry_run,
+            tenant,
+            url,
+            pinned_pem=verify_cert.read() if verify_cert else None,
+            entity_id=entity_id,
+            actor="cli",
+            now=now,
+            dry_run=dry_run,
         )
     else:
-        outcome = versions.import_metadata(tenant, source, entity_id=entity_id, origin="cli", actor="cli",
-                                             now=now, dry_run=dry_run)
+        outcome = versions.import_metadata(
+            tenant, source, entity_id=entity_id, origin="cli", actor="cli", now=now, dry_run=dry_run
+        )
     _print_outcome(outcome, as_json)
 
 
@@ -80,7 +94,9 @@ def idp_rollback(slug: str) -> None:
     version, change = versions.rollback(tenants.find(slug), actor="cli", now=clock.utcnow())
     for line in versions.describe(change):
         click.echo(f"  {line}")
-    click.echo(f"restored version {version.number} (imported {version.created_at:%Y-%m-%d %H:%M} UTC by {version.actor})")
+    click.echo(
+        f"restored version {version.number} (imported {version.created_at:%Y-%m-%d %H:%M} UTC by {version.actor})"
+    )
 
 
 @idp_cli.command("versions")
@@ -90,29 +106,44 @@ def idp_rollback(slug: str) -> None:
 def idp_versions(slug: str, as_json: bool) -> None:
     """List the tenant's IdP metadata versions, newest first."""
     rows = [
-        {"version": v.number, "state": v.state, "entity_id": v.entity_id, "source": v.source, "actor": v.actor,
-         "created_at": v.created_at.isoformat(), "certificates": [c["sha256"] for c in v.summary["certificates"]]}
+        {
+            "version": v.number,
+            "state": v.state,
+            "entity_id": v.entity_id,
+            "source": v.source,
+            "actor": v.actor,
+            "created_at": v.created_at.isoformat(),
+            "certificates": [c["sha256"] for c in v.summary["certificates"]],
+        }
         for v in versions.versions(tenants.find(slug))
     ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['version']:>4} {row['state']:<12} {row['created_at'][:16]} {row['source']:<8} "
-                   f"{row['actor']:<20} {row['entity_id']}")
+        click.echo(
+            f"{row['version']:>4} {row['state']:<12} {row['created_at'][:16]} {row['source']:<8} "
+            f"{row['actor']:<20} {row['entity_id']}"
+        )
 
 
 def _print_status(row: dict[str, Any]) -> None:
-    click.echo(f"{row['tenant']}: " + (f"{row['entity_id']} (version {row['version']}, from {row['source']})"
-                                       if row["configured"] else "no IdP"))
+    click.echo(
+        f"{row['tenant']}: "
+        + (f"{row['entity_id']} (version {row['version']}, from {row['source']})" if row["configured"] else "no IdP")
+    )
     for cert in row["certificates"]:
-        click.echo(f"  certificate {cert['sha256'][:23]}... {cert['subject']} expires {cert['not_after'][:10]} "
-                   f"({cert['days_left']} days)")
+        click.echo(
+            f"  certificate {cert['sha256'][:23]}... {cert['subject']} expires {cert['not_after'][:10]} "
+            f"({cert['days_left']} days)"
+        )
     if row["url"]:
         url = row["url"]
-        click.echo(f"  refreshed from {url['url']}{' (signature pinned)' if url['signature_pinned'] else ''}: "
-                   f"last {url['last_result'] or '-'} at {(url['last_fetch_at'] or '-')[:16]}, "
-                   f"next {url['next_refresh_at'][:16]}")
+        click.echo(
+            f"  refreshed from {url['url']}{' (signature pinned)' if url['signature_pinned'] else ''}: "
+            f"last {url['last_result'] or '-'} at {(url['last_fetch_at'] or '-')[:16]}, "
+            f"next {url['next_refresh_at'][:16]}"
+        )
     for warning in row["warnings"]:
         click.echo(f"  warning: {warning}")
 
@@ -152,8 +183,7 @@ def idp_refresh_command(slug: str | None, all_due: bool, force: bool, as_json: b
         if not results:
             click.echo("no tenant's metadata is due for a refresh")
         for result in results:
-            click.echo(f"{result.tenant}: {result.result}: {result.message}",
-                       err=result.result == "failed")
+            click.echo(f"{result.tenant}: {result.result}: {result.message}", err=result.result == "failed")
             for line in result.changes:
                 click.echo(f"  {line}")
             for warning in result.warnings:

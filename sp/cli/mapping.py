@@ -23,16 +23,24 @@ def _print_notes(tenant) -> None:
 @click.argument("attribute")
 @click.argument("value")
 @click.argument("group")
-@click.option("--match", "match", type=click.Choice(group_mapping.MATCH_KINDS), default="equals", show_default=True,
-              help="equals / iequals (case-insensitive) / contains / regex (RE2, must match the whole value).")
+@click.option(
+    "--match",
+    "match",
+    type=click.Choice(group_mapping.MATCH_KINDS),
+    default="equals",
+    show_default=True,
+    help="equals / iequals (case-insensitive) / contains / regex (RE2, must match the whole value).",
+)
 @click.option("--priority", type=int, default=None, help="Lower runs first (default: after the last rule).")
 @refusals_exit_cleanly
 def mapping_add(slug: str, attribute: str, value: str, group: str, match: str, priority: int | None) -> None:
     """Add a rule: when ATTRIBUTE (@role: the role attribute) matches VALUE, the user's group is GROUP."""
     tenant = tenants.find(slug)
     rule = group_policy.add_rule(tenant, attribute, value, group, match=match, priority=priority)
-    click.echo(f"added rule #{rule.id} (priority {rule.priority}): "
-               f"{rule.attribute or group_mapping.ROLE} {rule.match} {rule.value!r} -> {rule.group.name}")
+    click.echo(
+        f"added rule #{rule.id} (priority {rule.priority}): "
+        f"{rule.attribute or group_mapping.ROLE} {rule.match} {rule.value!r} -> {rule.group.name}"
+    )
     _print_notes(tenant)
 
 
@@ -47,11 +55,15 @@ def mapping_list(slug: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**group_policy.settings_snapshot(tenant), "rules": rows}, indent=2))
         return
-    click.echo(f"role attribute(s): {', '.join(tenant.role_attributes or []) or '-'}; "
-               f"group sync: {tenant.group_sync}; on no match: {tenant.on_no_match}")
+    click.echo(
+        f"role attribute(s): {', '.join(tenant.role_attributes or []) or '-'}; "
+        f"group sync: {tenant.group_sync}; on no match: {tenant.on_no_match}"
+    )
     for row in rows:
-        click.echo(f"#{row['id']:<5} priority={row['priority']:<6} {row['attribute']} {row['match']} "
-                   f"{row['value']!r} -> {row['group']}")
+        click.echo(
+            f"#{row['id']:<5} priority={row['priority']:<6} {row['attribute']} {row['match']} "
+            f"{row['value']!r} -> {row['group']}"
+        )
     if not rows:
         click.echo("no rules")
     _print_notes(tenant)
@@ -69,8 +81,13 @@ def mapping_remove(slug: str, rule_id: int) -> None:
 
 @mapping_cli.command("test")
 @click.argument("slug")
-@click.option("--attr", "pairs", multiple=True, metavar="NAME=VALUE",
-              help="An attribute value the IdP would send (repeat a name for several values).")
+@click.option(
+    "--attr",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An attribute value the IdP would send (repeat a name for several values).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @refusals_exit_cleanly
 def mapping_test(slug: str, pairs: tuple[str, ...], as_json: bool) -> None:

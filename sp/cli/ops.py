@@ -45,8 +45,9 @@ def token_revoke(name: str) -> None:
 @ops_cli.command("create-user")
 @click.argument("name")
 @click.option("--totp", "with_totp", is_flag=True, help="Require a one-time code from an authenticator app too.")
-@click.password_option(help="The password (prompted for, twice, when not given).",
-                       prompt_required=True, confirmation_prompt=True)
+@click.password_option(
+    help="The password (prompted for, twice, when not given).", prompt_required=True, confirmation_prompt=True
+)
 @refusals_exit_cleanly
 def create_user(name: str, with_totp: bool, password: str) -> None:
     """Create an operator who signs in to /ops with NAME and a password (12+ characters)."""

@@ -32,36 +32,74 @@ def tenant_create(slug: str, name: str, domains: tuple[str, ...], default_group:
 @tenant_cli.command("set")
 @click.argument("slug")
 @click.option("--idp-initiated", type=click.Choice(["on", "off"]), default=None, help="Accept unsolicited responses.")
-@click.option("--single-logout", type=click.Choice(["on", "off"]), default=None,
-              help="Sign-out also ends the session at the IdP (when its metadata lists a SingleLogoutService).")
+@click.option(
+    "--single-logout",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="Sign-out also ends the session at the IdP (when its metadata lists a SingleLogoutService).",
+)
 @click.option("--default-group", default=None, help="The group new users join.")
 @click.option("--clock-skew", type=int, default=None, help="Seconds of clock difference tolerated (0-300).")
 @click.option("--domain", "domains", multiple=True, help="Replace the email domains (repeatable).")
-@click.option("--role-attribute", "role_attributes", multiple=True,
-              help="Replace the attribute(s) carrying the user's roles, by Name or FriendlyName (repeatable).")
+@click.option(
+    "--role-attribute",
+    "role_attributes",
+    multiple=True,
+    help="Replace the attribute(s) carrying the user's roles, by Name or FriendlyName (repeatable).",
+)
 @click.option("--no-role-attribute", is_flag=True, help="Clear the role attributes.")
-@click.option("--group-sync", type=click.Choice(group_policy.SYNC_POLICIES), default=None,
-              help="When the mapping rules pick the group: never, at the user's first login, or at every login.")
-@click.option("--on-no-match", type=click.Choice(group_policy.ON_NO_MATCH), default=None,
-              help="When no rule matches: the default group, or refuse the login.")
-@click.option("--email-attribute", default=None,
-              help="The attribute carrying the user's email ('' for the usual names: email, mail, the claim URIs...).")
-@click.option("--name-attribute", default=None,
-              help="The attribute carrying the display name ('' for the usual names: displayName, given + surname...).")
+@click.option(
+    "--group-sync",
+    type=click.Choice(group_policy.SYNC_POLICIES),
+    default=None,
+    help="When the mapping rules pick the group: never, at the user's first login, or at every login.",
+)
+@click.option(
+    "--on-no-match",
+    type=click.Choice(group_policy.ON_NO_MATCH),
+    default=None,
+    help="When no rule matches: the default group, or refuse the login.",
+)
+@click.option(
+    "--email-attribute",
+    default=None,
+    help="The attribute carrying the user's email ('' for the usual names: email, mail, the claim URIs...).",
+)
+@click.option(
+    "--name-attribute",
+    default=None,
+    help="The attribute carrying the display name ('' for the usual names: displayName, given + surname...).",
+)
 @refusals_exit_cleanly
-def tenant_set(slug: str, idp_initiated: str | None, single_logout: str | None, default_group: str | None,
-               clock_skew: int | None, domains: tuple[str, ...], role_attributes: tuple[str, ...], no_role_attribute: bool,
-               group_sync: str | None, on_no_match: str | None, email_attribute: str | None,
-               name_attribute: str | None) -> None:
+def tenant_set(
+    slug: str,
+    idp_initiated: str | None,
+    single_logout: str | None,
+    default_group: str | None,
+    clock_skew: int | None,
+    domains: tuple[str, ...],
+    role_attributes: tuple[str, ...],
+    no_role_attribute: bool,
+    group_sync: str | None,
+    on_no_match: str | None,
+    email_attribute: str | None,
+    name_attribute: str | None,
+) -> None:
     """Change a tenant's SSO settings (running instances pick them up at once)."""
     tenant = tenants.find(slug)
     if no_role_attribute and role_attributes:
         raise errors.InvalidGroupPolicy("give --role-attribute or --no-role-attribute, not both")
     tenants.update_settings(
-        tenant, idp_initiated=on_off(idp_initiated), default_group=default_group, clock_skew=clock_skew,
+        tenant,
+        idp_initiated=on_off(idp_initiated),
+        default_group=default_group,
+        clock_skew=clock_skew,
         domains=list(domains) if domains else None,
         role_attributes=[] if no_role_attribute else (list(role_attributes) if role_attributes else None),
-        group_sync=group_sync, on_no_match=on_no_match, email_attribute=email_attribute, name_attribute=name_attribute,
+        group_sync=group_sync,
+        on_no_match=on_no_match,
+        email_attribute=email_attribute,
+        name_attribute=name_attribute,
         single_logout=on_off(single_logout),
     )
     click.echo(json.dumps(_tenant_json(tenant), indent=2))
@@ -97,8 +135,10 @@ def tenant_list(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['slug']:<20} {row['name']:<30} idp={row['idp_entity_id'] or '-'} "
-                   f"domains={','.join(row['domains']) or '-'}")
+        click.echo(
+            f"{row['slug']:<20} {row['name']:<30} idp={row['idp_entity_id'] or '-'} "
+            f"domains={','.join(row['domains']) or '-'}"
+        )
 
 
 @group_cli.command("create")
@@ -124,8 +164,10 @@ def group_list(slug: str, as_json: bool) -> None:
         return
     for row in rows:
         flag = " (default)" if row["default"] else ""
-        click.echo(f"{row['name'] + flag:<30} users={row['users']:<5} rules={row['rules']:<4} "
-                   f"permissions={','.join(row['permissions']) or '-'}")
+        click.echo(
+            f"{row['name'] + flag:<30} users={row['users']:<5} rules={row['rules']:<4} "
+            f"permissions={','.join(row['permissions']) or '-'}"
+        )
 
 
 @group_cli.command("delete")
@@ -137,7 +179,9 @@ def group_delete(slug: str, name: str, move_users_to_default: bool) -> None:
     """Delete a group; refused while users hold it, unless they may move to the default group."""
     tenant = tenants.find(slug)
     moved = groups.delete(tenant, name, move_users_to_default=move_users_to_default)
-    click.echo(f"deleted group {name!r}" + (f"; moved {moved} user(s) to {tenant.default_group.name!r}" if moved else ""))
+    click.echo(
+        f"deleted group {name!r}" + (f"; moved {moved} user(s) to {tenant.default_group.name!r}" if moved else "")
+    )
 
 
 @user_cli.command("set-group")

@@ -10,16 +10,18 @@ from flask.cli import AppGroup
 
 from sp import clock
 from sp.cli.common import fail, refusals_exit_cleanly
-from sp.extensions import db
 from sp.records import traces
+from sp.signin import housekeeping
 from sp.tenancy import tenants
 
 trace_cli = AppGroup("trace", help="Read login traces (every ACS and SLS attempt) and purge old ones.")
 
 
 def _line(row: dict) -> str:
-    return (f"{row['ref']}  {row['time'][:19].replace('T', ' ')}  {row['kind']:<6} {row['flow']:<4} {row['result']:<8} "
-            f"{row['code']:<28} {row['name_id'] or '-'}")
+    return (
+        f"{row['ref']}  {row['time'][:19].replace('T', ' ')}  {row['kind']:<6} {row['flow']:<4} {row['result']:<8} "
+        f"{row['code']:<28} {row['name_id'] or '-'}"
+    )
 
 
 @trace_cli.command("list")
@@ -50,22 +52,30 @@ def trace_show(ref: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(row, indent=2, ensure_ascii=False))
         return
-    for key in ("ref", "tenant", "time", "kind", "flow", "result", "code", "reason", "idp_entity_id", "name_id",
-                "clock_difference_seconds", "verifying_certificate", "group_decision"):
+    for key in (
+        "ref",
+        "tenant",
+        "time",
+        "kind",
+        "flow",
+        "result",
+        "code",
+        "reason",
+        "idp_entity_id",
+        "name_id",
+        "clock_difference_seconds",
+        "verifying_certificate",
+        "group_decision",
+    ):
         click.echo(f"{key + ':':<26} {row[key] if row[key] is not None else '-'}")
     click.echo("attributes:")
     for name, values in row["attributes"].items():
         click.echo(f"  {name}: {', '.join(values)}")
 
 
-def purge_old(now) -> int:
-    """Delete traces past TRACE_RETENTION_DAYS; the caller commits."""
-    return traces.purge(now, current_app.config["TRACE_RETENTION_DAYS"])
-
-
 @trace_cli.command("purge")
 def trace_purge() -> None:
     """Delete traces older than TRACE_RETENTION_DAYS (also done by `flask saml purge`)."""
-    gone = purge_old(clock.utcnow())
-    db.session.commit()
-    click.echo(f"purged {gone} login traces older than {current_app.config['TRACE_RETENTION_DAYS']} days")
+    days = current_app.config["TRACE_RETENTION_DAYS"]
+    gone = housekeeping.purge_traces(clock.utcnow(), days)
+    click.echo(f"purged {gone} login traces older than {days} days")

@@ -75,8 +75,13 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_priva
             return _refusal(embedded, allow_private)
     if address.is_multicast or address.is_unspecified:
         return "a multicast or unspecified address"
-    if not allow_private and (address.is_loopback or address.is_private or address.is_link_local
-                              or address.is_reserved or not address.is_global):
+    if not allow_private and (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_reserved
+        or not address.is_global
+    ):
         return "a private, loopback, link-local or reserved address"
     return None
 
@@ -131,11 +136,15 @@ def _get(url: str, policy: Policy, deadline: float) -> tuple[http.client.HTTPCon
     connection = connection_class(parts.hostname, port, address, remaining)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request("GET", path, headers={
-            "Accept": "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8",
-            "Accept-Encoding": "identity",
-            "User-Agent": "saml-sp-metadata-refresh",
-        })
+        connection.request(
+            "GET",
+            path,
+            headers={
+                "Accept": "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8",
+                "Accept-Encoding": "identity",
+                "User-Agent": "saml-sp-metadata-refresh",
+            },
+        )
         return connection, connection.getresponse()
     except BaseException:
         connection.close()
@@ -169,16 +178,18 @@ def fetch(url: str, policy: Policy) -> BinaryIO:
         raise errors.FetchFailed(f"fetching {current} failed: {error or type(error).__name__}") from None
 
 
-def _read_body(response: http.client.HTTPResponse, connection: http.client.HTTPConnection, policy: Policy,
-               deadline: float) -> BinaryIO:
+def _read_body(
+    response: http.client.HTTPResponse, connection: http.client.HTTPConnection, policy: Policy, deadline: float
+) -> BinaryIO:
     encoding = (response.getheader("Content-Encoding") or "identity").lower()
     if encoding != "identity":
         raise errors.FetchFailed(f"the server sent a {encoding}-encoded body; we ask for and accept only identity")
     length = response.getheader("Content-Length")
     if length and length.isdigit() and int(length) > policy.max_bytes:
-        raise errors.MetadataTooLarge(f"the metadata is larger than the {policy.max_bytes:,} bytes we accept "
-                               f"(Content-Length: {int(length):,})")
-    body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+        raise errors.MetadataTooLarge(
+            f"the metadata is larger than the {policy.max_bytes:,} bytes we accept (Content-Length: {int(length):,})"
+        )
+    body = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115  (the caller closes it)
     total = 0
     try:
         while True:

@@ -46,8 +46,13 @@ class RefreshResult:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tenant": self.tenant, "result": self.result, "message": self.message,
-                "changes": self.changes, "warnings": self.warnings}
+        return {
+            "tenant": self.tenant,
+            "result": self.result,
+            "message": self.message,
+            "changes": self.changes,
+            "warnings": self.warnings,
+        }
 
 
 def read_pinned(pem: str) -> str:
@@ -55,7 +60,9 @@ def read_pinned(pem: str) -> str:
     try:
         certificates = x509.load_pem_x509_certificates(pem.encode("ascii", "strict"))
     except (ValueError, UnicodeEncodeError):
-        raise errors.PinnedCertificateInvalid("the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)") from None
+        raise errors.PinnedCertificateInvalid(
+            "the file holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        ) from None
     return "".join(c.public_bytes(Encoding.PEM).decode("ascii") for c in certificates)
 
 
@@ -106,8 +113,14 @@ def _succeeded(source: IdpMetadataSource, metadata: IdpMetadata, result: str, no
 
 
 def import_from_url(
-    tenant: Tenant, url: str, *, pinned_pem: str | None = None, entity_id: str | None = None, actor: str,
-    now: datetime, dry_run: bool = False,
+    tenant: Tenant,
+    url: str,
+    *,
+    pinned_pem: str | None = None,
+    entity_id: str | None = None,
+    actor: str,
+    now: datetime,
+    dry_run: bool = False,
 ) -> versions.Outcome:
     """Fetch and check metadata from url; unless dry_run, apply it and keep refreshing from url."""
     url = url.strip()
@@ -127,9 +140,18 @@ def import_from_url(
             db.session.add(source)
         source.url, source.entity_id, source.pinned_certs = url, entity_id, pinned
         _succeeded(source, metadata, "updated" if outcome.version else "unchanged", now)
-        audit.record("idp.metadata_url_set", actor=actor, tenant_id=tenant.id, target=url, now=now,
-                     details={"entity_id": entity_id, "signature_pinned": pinned is not None,
-                              "next_refresh_at": source.next_refresh_at.isoformat()})
+        audit.record(
+            "idp.metadata_url_set",
+            actor=actor,
+            tenant_id=tenant.id,
+            target=url,
+            now=now,
+            details={
+                "entity_id": entity_id,
+                "signature_pinned": pinned is not None,
+                "next_refresh_at": source.next_refresh_at.isoformat(),
+            },
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -176,8 +198,14 @@ def _failed(slug: str, source_id: int, reason: str, actor: str, now: datetime) -
     source.last_fetch_at, source.last_result, source.last_error = now, "failed", reason[:2000]
     source.consecutive_failures = (source.consecutive_failures or 0) + 1
     source.next_refresh_at = now + min(MIN_INTERVAL * 2 ** min(source.consecutive_failures - 1, 10), MAX_RETRY_DELAY)
-    audit.record("idp.metadata_refresh_failed", actor=actor, tenant_id=source.tenant_id, target=source.url, now=now,
-                 details={"error": reason[:2000], "consecutive_failures": source.consecutive_failures})
+    audit.record(
+        "idp.metadata_refresh_failed",
+        actor=actor,
+        tenant_id=source.tenant_id,
+        target=source.url,
+        now=now,
+        details={"error": reason[:2000], "consecutive_failures": source.consecutive_failures},
+    )
     db.session.commit()
     log.warning("metadata refresh of tenant %s from %s failed: %s", slug, source.url, reason)
     return RefreshResult(slug, "failed", f"{reason} (the configuration in use is kept)")

@@ -77,6 +77,7 @@ class Outcome:
 
 # --- Reading and comparing ----------------------------------------------------------------
 
+
 def max_bytes() -> int:
     return int(current_app.config.get("IDP_METADATA_MAX_BYTES") or idp_metadata.MAX_AGGREGATE_BYTES)
 
@@ -94,7 +95,9 @@ def proposal_for(tenant: Tenant, metadata: IdpMetadata) -> Proposal:
     active = active_version(tenant)
     idp = tenant.identity_provider
     return Proposal(
-        tenant=tenant, metadata=metadata, warnings=warnings,
+        tenant=tenant,
+        metadata=metadata,
+        warnings=warnings,
         diff=diff(active.summary if active else None, metadata.summary()),
         base_revision=idp.revision if idp else 0,
     )
@@ -114,8 +117,15 @@ def _cert_view(cert: dict[str, str]) -> dict[str, str]:
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
     """What changes from one summary to the other: entity ID, endpoints, certificates, the rest."""
-    empty = {"entity_id": None, "sso": {}, "slo": {}, "certificates": [], "name_id_formats": [],
-             "want_authn_requests_signed": False, "valid_until": None}
+    empty = {
+        "entity_id": None,
+        "sso": {},
+        "slo": {},
+        "certificates": [],
+        "name_id_formats": [],
+        "want_authn_requests_signed": False,
+        "valid_until": None,
+    }
     old = before or empty
     old_endpoints, new_endpoints = _endpoints(old), _endpoints(after)
 
@@ -127,7 +137,9 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]
     return {
         "changed": before is None or any(old.get(k) != after.get(k) for k in TRUST_FACTS),
         "first_import": before is None,
-        "entity_id": {"from": old["entity_id"], "to": after["entity_id"]} if old["entity_id"] != after["entity_id"] else None,
+        "entity_id": {"from": old["entity_id"], "to": after["entity_id"]}
+        if old["entity_id"] != after["entity_id"]
+        else None,
         "endpoints": {
             "added": [endpoint(k, u) for k, u in new_endpoints.items() if old_endpoints.get(k) != u],
             "removed": [endpoint(k, u) for k, u in old_endpoints.items() if new_endpoints.get(k) != u],
@@ -143,11 +155,13 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]
         },
         "want_authn_requests_signed": (
             {"from": old["want_authn_requests_signed"], "to": after["want_authn_requests_signed"]}
-            if old["want_authn_requests_signed"] != after["want_authn_requests_signed"] else None
+            if old["want_authn_requests_signed"] != after["want_authn_requests_signed"]
+            else None
         ),
         "valid_until": (
             {"from": old.get("valid_until"), "to": after.get("valid_until")}
-            if old.get("valid_until") != after.get("valid_until") else None
+            if old.get("valid_until") != after.get("valid_until")
+            else None
         ),
     }
 
@@ -157,8 +171,11 @@ def describe(change: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     if change["entity_id"]:
         before = change["entity_id"]["from"]
-        lines.append(f"entity ID: {before} -> {change['entity_id']['to']}" if before else
-                     f"entity ID: {change['entity_id']['to']}")
+        lines.append(
+            f"entity ID: {before} -> {change['entity_id']['to']}"
+            if before
+            else f"entity ID: {change['entity_id']['to']}"
+        )
     for sign, key in (("-", "removed"), ("+", "added")):
         for e in change["endpoints"][key]:
             lines.append(f"{sign} {e['service']} {e['binding']} {e['url']}")
@@ -180,6 +197,7 @@ def describe(change: dict[str, Any]) -> list[str]:
 
 # --- Applying -----------------------------------------------------------------------------
 
+
 def active_version(tenant: Tenant) -> IdpMetadataVersion | None:
     return db.session.scalar(
         select(IdpMetadataVersion).where(IdpMetadataVersion.tenant_id == tenant.id, IdpMetadataVersion.state == ACTIVE)
@@ -188,10 +206,13 @@ def active_version(tenant: Tenant) -> IdpMetadataVersion | None:
 
 def versions(tenant: Tenant) -> list[IdpMetadataVersion]:
     """The tenant's metadata versions, newest first."""
-    return list(db.session.scalars(
-        select(IdpMetadataVersion).where(IdpMetadataVersion.tenant_id == tenant.id)
-        .order_by(IdpMetadataVersion.number.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(IdpMetadataVersion)
+            .where(IdpMetadataVersion.tenant_id == tenant.id)
+            .order_by(IdpMetadataVersion.number.desc())
+        )
+    )
 
 
 def _lock(tenant: Tenant, expected_revision: int | None) -> int:
@@ -228,8 +249,9 @@ def _configure(tenant: Tenant, summary: dict[str, Any], xml: str, now: datetime)
     return idp
 
 
-def stage(proposal: Proposal, *, source: str, actor: str, now: datetime,
-          expected_revision: int | None = None) -> IdpMetadataVersion | None:
+def stage(
+    proposal: Proposal, *, source: str, actor: str, now: datetime, expected_revision: int | None = None
+) -> IdpMetadataVersion | None:
     """Apply proposal in the current transaction without committing; None when nothing changes.
 
     Refuses with VersionConflict when the configuration moved since the diff was made.
@@ -245,31 +267,61 @@ def stage(proposal: Proposal, *, source: str, actor: str, now: datetime,
     active = active_version(tenant)
     if active is not None:
         active.state = PREVIOUS
-    number = (db.session.scalar(
-        select(func.max(IdpMetadataVersion.number)).where(IdpMetadataVersion.tenant_id == tenant.id)
-    ) or 0) + 1
+    number = (
+        db.session.scalar(select(func.max(IdpMetadataVersion.number)).where(IdpMetadataVersion.tenant_id == tenant.id))
+        or 0
+    ) + 1
     metadata = proposal.metadata
     version = IdpMetadataVersion(
-        tenant_id=tenant.id, number=number, state=ACTIVE, entity_id=metadata.entity_id, xml=metadata.xml,
-        summary=metadata.summary(), warnings=proposal.warnings, source=source, actor=actor[:255], created_at=now,
+        tenant_id=tenant.id,
+        number=number,
+        state=ACTIVE,
+        entity_id=metadata.entity_id,
+        xml=metadata.xml,
+        summary=metadata.summary(),
+        warnings=proposal.warnings,
+        source=source,
+        actor=actor[:255],
+        created_at=now,
     )
     db.session.add(version)
     idp = _configure(tenant, version.summary, metadata.xml, now)
-    audit.record("idp.metadata_imported", actor=actor, tenant_id=tenant.id, target=metadata.entity_id, now=now,
-                 details={"version": number, "revision": idp.revision, "source": source,
-                          "certificates": [c.sha256 for c in metadata.certificates], "sso": metadata.sso,
-                          "changes": describe(proposal.diff), "warnings": proposal.warnings})
+    audit.record(
+        "idp.metadata_imported",
+        actor=actor,
+        tenant_id=tenant.id,
+        target=metadata.entity_id,
+        now=now,
+        details={
+            "version": number,
+            "revision": idp.revision,
+            "source": source,
+            "certificates": [c.sha256 for c in metadata.certificates],
+            "sso": metadata.sso,
+            "changes": describe(proposal.diff),
+            "warnings": proposal.warnings,
+        },
+    )
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise errors.VersionConflict(f"another change to {tenant.slug!r}'s IdP was applied at the same time; try again") from None
+        raise errors.VersionConflict(
+            f"another change to {tenant.slug!r}'s IdP was applied at the same time; try again"
+        ) from None
     return version
 
 
 def import_metadata(
-    tenant: Tenant, source: bytes | BinaryIO, *, entity_id: str | None = None, origin: str, actor: str,
-    now: datetime, dry_run: bool = False, expected_revision: int | None = None,
+    tenant: Tenant,
+    source: bytes | BinaryIO,
+    *,
+    entity_id: str | None = None,
+    origin: str,
+    actor: str,
+    now: datetime,
+    dry_run: bool = False,
+    expected_revision: int | None = None,
 ) -> Outcome:
     """Check metadata and, unless dry_run or nothing changes, make it the tenant's IdP configuration."""
     proposal = propose(tenant, source, entity_id=entity_id, now=now)
@@ -281,8 +333,10 @@ def import_metadata(
         )
     if dry_run:
         if expected_revision is not None and expected_revision != proposal.base_revision:
-            raise errors.VersionConflict(f"the IdP configuration of {tenant.slug!r} is at revision {proposal.base_revision}, "
-                                  f"not {expected_revision}")
+            raise errors.VersionConflict(
+                f"the IdP configuration of {tenant.slug!r} is at revision {proposal.base_revision}, "
+                f"not {expected_revision}"
+            )
         return outcome
     try:
         outcome.version = stage(proposal, source=origin, actor=actor, now=now, expected_revision=expected_revision)
@@ -303,7 +357,8 @@ def rollback_target(tenant: Tenant) -> IdpMetadataVersion | None:
     return db.session.scalar(
         select(IdpMetadataVersion)
         .where(IdpMetadataVersion.tenant_id == tenant.id, IdpMetadataVersion.state == PREVIOUS)
-        .order_by(IdpMetadataVersion.number.desc()).limit(1)
+        .order_by(IdpMetadataVersion.number.desc())
+        .limit(1)
     )
 
 
@@ -318,9 +373,19 @@ def rollback(tenant: Tenant, *, actor: str, now: datetime) -> tuple[IdpMetadataV
         change = diff(active.summary, earlier.summary)
         active.state, earlier.state = ROLLED_BACK, ACTIVE
         idp = _configure(tenant, earlier.summary, earlier.xml, now)
-        audit.record("idp.metadata_rolled_back", actor=actor, tenant_id=tenant.id, target=earlier.entity_id, now=now,
-                     details={"from_version": active.number, "to_version": earlier.number, "revision": idp.revision,
-                              "changes": describe(change)})
+        audit.record(
+            "idp.metadata_rolled_back",
+            actor=actor,
+            tenant_id=tenant.id,
+            target=earlier.entity_id,
+            now=now,
+            details={
+                "from_version": active.number,
+                "to_version": earlier.number,
+                "revision": idp.revision,
+                "changes": describe(change),
+            },
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -330,12 +395,15 @@ def rollback(tenant: Tenant, *, actor: str, now: datetime) -> tuple[IdpMetadataV
 
 def other_tenants_with_entity_id(tenant: Tenant, entity_id: str) -> list[str]:
     rows = db.session.scalars(
-        select(Tenant.slug).join(IdentityProvider).where(IdentityProvider.entity_id == entity_id, Tenant.id != tenant.id)
+        select(Tenant.slug)
+        .join(IdentityProvider)
+        .where(IdentityProvider.entity_id == entity_id, Tenant.id != tenant.id)
     )
     return list(rows)
 
 
 # --- Status -------------------------------------------------------------------------------
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -353,11 +421,14 @@ def tenant_status(tenant: Tenant, now: datetime) -> dict[str, Any]:
     else:
         certs = [Certificate.from_dict(c) for c in idp.certificates]
         for cert in certs:
-            certificates.append({
-                **_cert_view(cert.as_dict()), "signature_hash": cert.signature_hash,
-                "days_left": (cert.not_after - now).days,
-                "warnings": idp_metadata.certificate_warnings([cert], now),
-            })
+            certificates.append(
+                {
+                    **_cert_view(cert.as_dict()),
+                    "signature_hash": cert.signature_hash,
+                    "days_left": (cert.not_after - now).days,
+                    "warnings": idp_metadata.certificate_warnings([cert], now),
+                }
+            )
             warnings.extend(idp_metadata.certificate_warnings([cert], now))
         for other in other_tenants_with_entity_id(tenant, idp.entity_id):
             warnings.append(f"the entity ID is also used by tenant {other!r}")
@@ -372,14 +443,21 @@ def tenant_status(tenant: Tenant, now: datetime) -> dict[str, Any]:
     url = None
     if source is not None:
         url = {
-            "url": source.url, "entity_id": source.entity_id, "signature_pinned": bool(source.pinned_certs),
-            "last_fetch_at": _iso(source.last_fetch_at), "last_success_at": _iso(source.last_success_at),
-            "last_result": source.last_result, "last_error": source.last_error,
-            "consecutive_failures": source.consecutive_failures, "next_refresh_at": _iso(source.next_refresh_at),
+            "url": source.url,
+            "entity_id": source.entity_id,
+            "signature_pinned": bool(source.pinned_certs),
+            "last_fetch_at": _iso(source.last_fetch_at),
+            "last_success_at": _iso(source.last_success_at),
+            "last_result": source.last_result,
+            "last_error": source.last_error,
+            "consecutive_failures": source.consecutive_failures,
+            "next_refresh_at": _iso(source.next_refresh_at),
         }
         if source.last_result == "failed":
-            warnings.append(f"the last metadata refresh failed ({source.last_error}); the configuration from "
-                            f"{_iso(source.last_success_at) or 'the last import'} is still in use")
+            warnings.append(
+                f"the last metadata refresh failed ({source.last_error}); the configuration from "
+                f"{_iso(source.last_success_at) or 'the last import'} is still in use"
+            )
         if source.next_refresh_at < now - timedelta(hours=1):
             warnings.append("the metadata refresh is overdue: is `flask --app wsgi idp refresh --all` scheduled?")
     return {
@@ -391,8 +469,13 @@ def tenant_status(tenant: Tenant, now: datetime) -> dict[str, Any]:
         "version": active.number if active else None,
         "source": active.source if active else None,
         "updated_at": _iso(idp.updated_at) if idp else None,
-        "sso": {b.rsplit(":", 1)[-1]: u for b, u in ((BINDING_REDIRECT, idp.sso_redirect_url),
-                                                     (BINDING_POST, idp.sso_post_url)) if u} if idp else {},
+        "sso": {
+            b.rsplit(":", 1)[-1]: u
+            for b, u in ((BINDING_REDIRECT, idp.sso_redirect_url), (BINDING_POST, idp.sso_post_url))
+            if u
+        }
+        if idp
+        else {},
         "certificates": certificates,
         "metadata_valid_until": _iso(valid_until),
         "url": url,

@@ -5,6 +5,7 @@ Operators are our staff, never tenant users (tenant users have no password at al
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from datetime import datetime, timedelta
@@ -25,7 +26,6 @@ from sp.records import audit
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
-
 
 
 @lru_cache(maxsize=4)
@@ -57,14 +57,24 @@ def check_password(password: str) -> None:
         raise errors.AccountRefused(f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters")
 
 
-def create(name: str, password: str, *, with_totp: bool, now: datetime, actor: str = "cli") -> tuple[OpsUser, str | None]:
+def create(
+    name: str, password: str, *, with_totp: bool, now: datetime, actor: str = "cli"
+) -> tuple[OpsUser, str | None]:
     """Create an operator; returns the account and its new TOTP secret (None without one)."""
     if not NAME.match(name):
-        raise errors.AccountRefused(f"{name[:80]!r} is not an operator name: lowercase letters, digits and . _ -, up to 64")
+        raise errors.AccountRefused(
+            f"{name[:80]!r} is not an operator name: lowercase letters, digits and . _ -, up to 64"
+        )
     check_password(password)
     secret = totp.new_secret() if with_totp else None
-    user = OpsUser(name=name, password_hash=hasher().hash(password), totp_secret=secret, failed_attempts=0,
-                   active=True, created_at=now)
+    user = OpsUser(
+        name=name,
+        password_hash=hasher().hash(password),
+        totp_secret=secret,
+        failed_attempts=0,
+        active=True,
+        created_at=now,
+    )
     db.session.add(user)
     try:
         db.session.flush()
@@ -74,6 +84,10 @@ def create(name: str, password: str, *, with_totp: bool, now: datetime, actor: s
     audit.record("ops.user_created", actor=actor, target=f"ops:{name}", now=now, details={"totp": with_totp})
     db.session.commit()
     return user, secret
+
+
+def get(user_id: int) -> OpsUser | None:
+    return db.session.get(OpsUser, user_id)
 
 
 def named(name: str) -> OpsUser | None:
@@ -92,15 +106,26 @@ def session_stamp(user: OpsUser) -> str:
 
 
 def _refuse(name: str, why: str, client: str | None, now: datetime) -> errors.SignInRefused:
-    audit.record("ops.sign_in_refused", actor="anonymous", target=f"ops:{name[:64]}", now=now,
-                 details={"why": why, "client": client})
+    audit.record(
+        "ops.sign_in_refused",
+        actor="anonymous",
+        target=f"ops:{name[:64]}",
+        now=now,
+        details={"why": why, "client": client},
+    )
     db.session.commit()
     return errors.SignInRefused(f"operator sign-in refused for {name[:64]!r}: {why}")
 
 
 def authenticate(
-    name: str, password: str, code: str, *, now: datetime, client: str | None,
-    max_failures: int, lockout: timedelta,
+    name: str,
+    password: str,
+    code: str,
+    *,
+    now: datetime,
+    client: str | None,
+    max_failures: int,
+    lockout: timedelta,
 ) -> OpsUser:
     """Check an operator's password (and code, if they have TOTP); lock the account after max_failures.
 
@@ -109,10 +134,9 @@ def authenticate(
     user = named(name)
     locked = user is not None and user.locked_until is not None and user.locked_until > now
     if user is None or not user.active or locked:
-        try:  # the same work as a real check: timing tells no one which names exist or are locked
+        # The same work as a real check: timing tells no one which names exist or are locked.
+        with contextlib.suppress(VerificationError):
             hasher().verify(_dummy_hash(), password)
-        except VerificationError:
-            pass
         why = f"locked until {user.locked_until:%H:%M} UTC" if locked else "no such active operator"
         raise _refuse(name, why, client, now)
     try:
@@ -127,15 +151,25 @@ def authenticate(
         why = "wrong password" if not password_ok else "wrong or reused one-time code"
         if user.failed_attempts >= max_failures:
             user.failed_attempts, user.locked_until = 0, now + lockout
-            audit.record("ops.locked_out", actor="system", target=f"ops:{user.name}", now=now,
-                         details={"until": user.locked_until.isoformat(), "client": client})
+            audit.record(
+                "ops.locked_out",
+                actor="system",
+                target=f"ops:{user.name}",
+                now=now,
+                details={"until": user.locked_until.isoformat(), "client": client},
+            )
         raise _refuse(name, why, client, now)
     if hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hasher().hash(password)
     user.failed_attempts, user.locked_until, user.last_sign_in_at = 0, None, now
     if step is not None:
         user.totp_last_step = step
-    audit.record("ops.signed_in", actor=f"ops:{user.name}", target=f"ops:{user.name}", now=now,
-                 details={"client": client, "second_factor": bool(user.totp_secret)})
+    audit.record(
+        "ops.signed_in",
+        actor=f"ops:{user.name}",
+        target=f"ops:{user.name}",
+        now=now,
+        details={"client": client, "second_factor": bool(user.totp_secret)},
+    )
     db.session.commit()
     return user

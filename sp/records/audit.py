@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sp.clock import utcnow
 from sp.extensions import db
-from sp.models import AuditEvent, Tenant
+from sp.models import AuditEvent, Tenant, User
 
 
 def record(
@@ -27,8 +27,12 @@ def record(
 ) -> AuditEvent:
     """Add an audit event to the current transaction; the caller's commit makes it durable."""
     event = AuditEvent(
-        tenant_id=tenant_id, time=now or utcnow(), actor=actor[:255], action=action,
-        target=target[:512] if target else None, details=details or {},
+        tenant_id=tenant_id,
+        time=now or utcnow(),
+        actor=actor[:255],
+        action=action,
+        target=target[:512] if target else None,
+        details=details or {},
     )
     db.session.add(event)
     return event
@@ -106,3 +110,21 @@ def export(filters: Filters) -> Iterator[dict[str, Any]]:
     query = _query(filters).add_columns(Tenant.slug).outerjoin(Tenant, Tenant.id == AuditEvent.tenant_id)
     for event, slug in db.session.execute(query.execution_options(yield_per=500)):
         yield as_json(event, slug)
+
+
+def labels(events: list[AuditEvent]) -> dict[str, dict]:
+    """Readable names for the actors ("user:12" -> their email) and tenants of some audit events."""
+    user_ids = {int(e.actor[5:]) for e in events if e.actor.startswith("user:") and e.actor[5:].isdigit()}
+    tenant_ids = {e.tenant_id for e in events if e.tenant_id is not None}
+    actors: dict[str, str] = {}
+    if user_ids:
+        for user_id, email, name_id in db.session.execute(
+            select(User.id, User.email, User.name_id).where(User.id.in_(user_ids))
+        ):
+            actors[f"user:{user_id}"] = email or name_id
+    tenants = (
+        dict(db.session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(tenant_ids))).all())
+        if tenant_ids
+        else {}
+    )
+    return {"actors": actors, "tenants": tenants}

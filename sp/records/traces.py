@@ -78,16 +78,18 @@ def capped_attributes(attributes: dict[str, list[str]]) -> dict[str, list[str]]:
     return capped
 
 
-def add(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime,
-        kind: str = "login") -> LoginTrace:
+def add(
+    tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime, kind: str = "login"
+) -> LoginTrace:
     """Add a trace to the current transaction (a successful login commits it with the login)."""
     trace = _build(tenant_id, attempt, result=result, code=code, reason=reason, now=now, kind=kind)
     db.session.add(trace)
     return trace
 
 
-def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime,
-           kind: str = "login") -> LoginTrace | None:
+def record(
+    tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime, kind: str = "login"
+) -> LoginTrace | None:
     """Write one trace in its own transaction (kind "login": an ACS attempt, "logout": an SLS one).
 
     Anything the caller left uncommitted is rolled back first: nothing of a refused attempt may
@@ -108,8 +110,9 @@ def record(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: 
     return trace
 
 
-def _build(tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime,
-           kind: str) -> LoginTrace:
+def _build(
+    tenant_id: int, attempt: Attempt, *, result: str, code: str, reason: str, now: datetime, kind: str
+) -> LoginTrace:
     return LoginTrace(
         ref=new_ref(),
         tenant_id=tenant_id,
@@ -174,8 +177,11 @@ def find(ref: str | None, tenant_id: int | None = None) -> LoginTrace | None:
 def last_times(tenant_ids: list[int] | None = None) -> dict[int, dict[str, datetime]]:
     """{tenant_id: {"success": time, "failure": time}} of the latest sign-in (not sign-out) of each result."""
     succeeded = LoginTrace.result == "success"
-    query = (select(LoginTrace.tenant_id, succeeded, func.max(LoginTrace.time)).where(LoginTrace.kind == "login")
-             .group_by(LoginTrace.tenant_id, succeeded))
+    query = (
+        select(LoginTrace.tenant_id, succeeded, func.max(LoginTrace.time))
+        .where(LoginTrace.kind == "login")
+        .group_by(LoginTrace.tenant_id, succeeded)
+    )
     if tenant_ids is not None:
         query = query.where(LoginTrace.tenant_id.in_(tenant_ids))
     times: dict[int, dict[str, datetime]] = {}

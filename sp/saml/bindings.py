@@ -49,8 +49,12 @@ class Incoming:
         """The decoded query parameters, as python3-saml's get_data (none for the POST binding)."""
         if self.binding != REDIRECT:
             return {}
-        found = {self.kind: self.encoded, "RelayState": self.relay_state, "SigAlg": self.sig_alg,
-                 "Signature": self.signature}
+        found = {
+            self.kind: self.encoded,
+            "RelayState": self.relay_state,
+            "SigAlg": self.sig_alg,
+            "Signature": self.signature,
+        }
         return {name: value for name, value in found.items() if value is not None}
 
 
@@ -110,15 +114,25 @@ def read_redirect(query_string: bytes, max_bytes: int) -> Incoming:
         # A name only a decoder would recognise, a second copy, or no '=' (python3-saml would leave the
         # part out of the signed string) could make two readers see two messages.
         if decoded_name != name or decoded_name in found or not equals:
-            raise errors.MalformedMessage(f"the query string carries {decoded_name} twice, percent-encoded or without '='")
+            raise errors.MalformedMessage(
+                f"the query string carries {decoded_name} twice, percent-encoded or without '='"
+            )
         found[decoded_name] = decoded
     kind = _pick_message(found)
     signature = found.get("Signature")
     if signature is not None and len(signature) > MAX_SIGNATURE:
         raise errors.MalformedMessage("the Signature parameter is longer than any signature we check")
     deflated = strict_base64(found[kind], kind)
-    return Incoming(REDIRECT, kind, inflate(deflated, max_bytes), found.get("RelayState"), encoded=found[kind],
-                    sig_alg=found.get("SigAlg"), signature=signature, query_string=raw)
+    return Incoming(
+        REDIRECT,
+        kind,
+        inflate(deflated, max_bytes),
+        found.get("RelayState"),
+        encoded=found[kind],
+        sig_alg=found.get("SigAlg"),
+        signature=signature,
+        query_string=raw,
+    )
 
 
 def read_post(form: Mapping[str, list[str]], max_bytes: int) -> Incoming:

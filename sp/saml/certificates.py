@@ -12,7 +12,7 @@ from cryptography import x509
 def fingerprint(der: bytes) -> str:
     """SHA-256 fingerprint as ops tools print it: AB:CD:..."""
     digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def pem_to_der(pem: str) -> bytes:
@@ -34,7 +34,7 @@ def der_from_base64(text: str) -> bytes | None:
 
 def pem_from_base64(body: str) -> str:
     """A PEM certificate from the base64 text of a ds:X509Certificate (whitespace removed)."""
-    lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
     return f"-----BEGIN CERTIFICATE-----\n{lines}\n-----END CERTIFICATE-----\n"
 
 

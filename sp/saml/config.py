@@ -101,8 +101,10 @@ def _settings_dict(sp: SpConfig, idp: IdpConfig | None) -> dict[str, Any]:
             "x509certMulti": {"signing": list(idp.certificates)},
         }
         if idp.slo_url:
-            idp_part["singleLogoutService"] = {"url": xml_safe(idp.slo_url),
-                                               "binding": idp.slo_binding or BINDING_REDIRECT}
+            idp_part["singleLogoutService"] = {
+                "url": xml_safe(idp.slo_url),
+                "binding": idp.slo_binding or BINDING_REDIRECT,
+            }
         settings["idp"] = idp_part
     return settings
 

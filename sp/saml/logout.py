@@ -98,7 +98,9 @@ def _check_header(root: etree._Element, kind: str, expect: LogoutExpectations, n
         raise errors.SchemaInvalid(f"the {kind} has no ID, or one we will not echo (not a plain xs:ID)")
     issuers = root.findall(SAML + "Issuer")
     if len(issuers) != 1:
-        raise errors.IssuerMismatch(f"the {kind} must name exactly one Issuer (this tenant's IdP, {expect.idp_entity_id!r})")
+        raise errors.IssuerMismatch(
+            f"the {kind} must name exactly one Issuer (this tenant's IdP, {expect.idp_entity_id!r})"
+        )
     if _text(issuers[0]) != expect.idp_entity_id:
         raise errors.IssuerMismatch(
             f"the {kind} was issued by {_text(issuers[0])[:200]!r} but this tenant's IdP is {expect.idp_entity_id!r}"
@@ -244,8 +246,15 @@ def _logout_request_data(sp: SpConfig, parameters: dict[str, str], query_string:
     return data
 
 
-def verify_logout(logout: LogoutMessage, sp: SpConfig, idp: IdpConfig, *, parameters: dict[str, str],
-                  query_string: str | None, request_id: str | None = None) -> str | None:
+def verify_logout(
+    logout: LogoutMessage,
+    sp: SpConfig,
+    idp: IdpConfig,
+    *,
+    parameters: dict[str, str],
+    query_string: str | None,
+    request_id: str | None = None,
+) -> str | None:
     """Verify a logout message's signature with the tenant's certificates, then python3-saml's strict checks.
 
     HTTP-Redirect (`query_string` given): the query signature, whose presence and algorithm the
@@ -284,4 +293,3 @@ def verify_logout(logout: LogoutMessage, sp: SpConfig, idp: IdpConfig, *, parame
     except Exception as error:
         raise errors.RejectedByToolkit(f"python3-saml refused the {logout.kind} ({type(error).__name__})") from None
     return verified
-

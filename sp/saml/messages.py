@@ -47,8 +47,9 @@ class OutgoingResponse:
 
 
 def _sign(xml: str, sp: SpConfig) -> str:
-    return OneLogin_Saml2_Utils.add_sign(xml, sp.key_pem, sp.cert_pem, sign_algorithm=C.RSA_SHA256,
-                                         digest_algorithm=C.SHA256)
+    return OneLogin_Saml2_Utils.add_sign(
+        xml, sp.key_pem, sp.cert_pem, sign_algorithm=C.RSA_SHA256, digest_algorithm=C.SHA256
+    )
 
 
 def _with_raw_url(url: str, idp_url: str) -> str:
@@ -56,13 +57,15 @@ def _with_raw_url(url: str, idp_url: str) -> str:
     escaped = xml_safe(idp_url)
     if not url.startswith(escaped):
         raise RuntimeError("python3-saml's redirect does not start with the IdP's endpoint URL")
-    return idp_url + url[len(escaped):]
+    return idp_url + url[len(escaped) :]
 
 
 def _check_built(xml: str | bytes, kind: str, destination: str, texts: dict[str, str | None]) -> None:
     """Refuse to send a message python3-saml built wrong: well-formed, addressed to `destination`, carrying `texts`."""
-    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml,
-                            etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False))
+    root = etree.fromstring(
+        xml.encode() if isinstance(xml, str) else xml,
+        etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False),
+    )
     if root.tag != f"{{{C.NS_SAMLP}}}{kind}" or root.get("Destination") != destination:
         raise RuntimeError(f"python3-saml built a {kind} for {root.get('Destination')!r}, not {destination!r}")
     for tag, expected in texts.items():
@@ -89,8 +92,11 @@ def sp_metadata(sp: SpConfig) -> str:
     the next certificate ahead of a rollover, signed when the SP is configured to sign it."""
     settings = settings_for(sp, None)
     metadata = OneLogin_Saml2_Metadata.builder(
-        settings.get_sp_data(), authnsign=True, wsign=False,
-        contacts=settings.get_contacts(), organization=settings.get_organization(),
+        settings.get_sp_data(),
+        authnsign=True,
+        wsign=False,
+        contacts=settings.get_contacts(),
+        organization=settings.get_organization(),
     )
     # python3-saml puts each certificate first, so the current one ends up above the next one.
     for cert in (sp.next_cert_pem, sp.cert_pem):
@@ -106,8 +112,15 @@ def sp_metadata(sp: SpConfig) -> str:
     return metadata if isinstance(metadata, str) else metadata.decode("utf-8")
 
 
-def logout_request(sp: SpConfig, idp: IdpConfig, *, name_id: str, name_id_format: str | None,
-                   session_index: str | None, relay_state: str) -> OutgoingRequest:
+def logout_request(
+    sp: SpConfig,
+    idp: IdpConfig,
+    *,
+    name_id: str,
+    name_id_format: str | None,
+    session_index: str | None,
+    relay_state: str,
+) -> OutgoingRequest:
     """Build a signed LogoutRequest for the IdP's SLO binding: a redirect URL, or a POST form."""
     if not idp.slo_url:
         raise errors.IdpNotConfigured("the IdP metadata lists no SingleLogoutService")
@@ -117,20 +130,24 @@ def logout_request(sp: SpConfig, idp: IdpConfig, *, name_id: str, name_id_format
     fields: dict[str, str] | None
     if idp.slo_binding != BINDING_POST:
         auth = OneLogin_Saml2_Auth(request_data(sp.sls_url or sp.acs_url), old_settings=settings)
-        url = _with_raw_url(auth.logout(return_to=relay_state, name_id=name_id, session_index=index,
-                                        name_id_format=name_id_format), idp.slo_url)
+        url = _with_raw_url(
+            auth.logout(return_to=relay_state, name_id=name_id, session_index=index, name_id_format=name_id_format),
+            idp.slo_url,
+        )
         request_id, xml, fields = auth.get_last_request_id(), auth.get_last_request_xml(), None
     else:
-        request = OneLogin_Saml2_Logout_Request(settings, name_id=name_id, session_index=index,
-                                                name_id_format=name_id_format)
+        request = OneLogin_Saml2_Logout_Request(
+            settings, name_id=name_id, session_index=index, name_id_format=name_id_format
+        )
         request_id, xml, url = request.id, request.get_xml(), idp.slo_url
         fields = {"SAMLRequest": OneLogin_Saml2_Utils.b64encode(_sign(xml, sp)), "RelayState": relay_state}
     _check_built(xml, LOGOUT_REQUEST, idp.slo_url, {"saml:NameID": name_id, "samlp:SessionIndex": session_index})
     return OutgoingRequest(request_id, BINDING_POST if fields else BINDING_REDIRECT, url, fields)
 
 
-def logout_response(sp: SpConfig, idp: IdpConfig, *, in_response_to: str, status: str,
-                    relay_state: str | None) -> OutgoingResponse:
+def logout_response(
+    sp: SpConfig, idp: IdpConfig, *, in_response_to: str, status: str, relay_state: str | None
+) -> OutgoingResponse:
     """Build a signed LogoutResponse to a LogoutRequest, for the IdP's SLO binding.
 
     `in_response_to` must be the verified request's ID (an xs:ID): python3-saml pastes it into

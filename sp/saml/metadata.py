@@ -69,8 +69,13 @@ class Certificate:
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> Certificate:
-        return cls(pem=data["pem"], sha256=data["sha256"], not_after=datetime.fromisoformat(data["not_after"]),
-                   subject=data["subject"], signature_hash=data.get("signature_hash") or None)
+        return cls(
+            pem=data["pem"],
+            sha256=data["sha256"],
+            not_after=datetime.fromisoformat(data["not_after"]),
+            subject=data["subject"],
+            signature_hash=data.get("signature_hash") or None,
+        )
 
 
 @dataclass
@@ -105,8 +110,13 @@ class IdpMetadata:
 
 
 _PARSER_OPTIONS = dict(
-    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-    remove_comments=True, remove_pis=True, huge_tree=False,
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    remove_comments=True,
+    remove_pis=True,
+    huge_tree=False,
 )
 
 
@@ -114,10 +124,14 @@ def _check_prolog(head: bytes) -> None:
     """Refuse documents whose bytes a DTD scan could not read: not UTF-8-compatible XML."""
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if not text.startswith(b"<"):
-        raise errors.MetadataMalformed("the file is not XML (or not in UTF-8): it must start with '<'; save it as UTF-8")
+        raise errors.MetadataMalformed(
+            "the file is not XML (or not in UTF-8): it must start with '<'; save it as UTF-8"
+        )
     declared = _ENCODING_DECL.match(text)
     if declared and declared.group(1).decode("ascii").lower() not in _ENCODINGS:
-        raise errors.MetadataMalformed(f"the XML declares the encoding {declared.group(1).decode()!r}; save it as UTF-8")
+        raise errors.MetadataMalformed(
+            f"the XML declares the encoding {declared.group(1).decode()!r}; save it as UTF-8"
+        )
 
 
 class _GuardedReader:
@@ -143,13 +157,15 @@ class _GuardedReader:
         if self.total > self.max_bytes:
             raise errors.MetadataTooLarge(f"the metadata is larger than the {self.max_bytes:,} bytes we accept")
         if len(self.head) < 1024:
-            self.head += chunk[:1024 - len(self.head)]
+            self.head += chunk[: 1024 - len(self.head)]
             if self.head.strip(b"\xef\xbb\xbf \t\r\n"):
                 _check_prolog(self.head)
         window = self._tail + chunk
         if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
-            raise errors.MetadataForbiddenConstruct("the metadata contains a DTD or entity declaration, which we never accept")
-        self._tail = window[-self._OVERLAP:]
+            raise errors.MetadataForbiddenConstruct(
+                "the metadata contains a DTD or entity declaration, which we never accept"
+            )
+        self._tail = window[-self._OVERLAP :]
         if self.kept is not None:
             self.kept += chunk
             if len(self.kept) > self.keep_bytes:
@@ -275,7 +291,9 @@ def _pick(reader: _GuardedReader, entity_id: str | None) -> _Picked:
     if len(idps) > 1:
         listed = ", ".join(idps[:20])
         more = f" and {len(idps) - 20} more" if len(idps) > 20 else ""
-        raise errors.MetadataAmbiguous(f"the aggregate holds {len(idps)} IdPs; pick one with --entity-id: {listed}{more}")
+        raise errors.MetadataAmbiguous(
+            f"the aggregate holds {len(idps)} IdPs; pick one with --entity-id: {listed}{more}"
+        )
     return chosen
 
 
@@ -284,7 +302,9 @@ def _check_root(root: etree._Element | None) -> etree._Element:
         raise errors.MetadataMalformed("the metadata holds no XML element")
     if root.tag not in (ENTITY, ENTITIES):
         name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
-        raise errors.MetadataMalformed(f"the root element is {name}, not a SAML metadata EntityDescriptor or EntitiesDescriptor")
+        raise errors.MetadataMalformed(
+            f"the root element is {name}, not a SAML metadata EntityDescriptor or EntitiesDescriptor"
+        )
     return root
 
 
@@ -334,7 +354,9 @@ def _extract(picked: _Picked, now: datetime) -> IdpMetadata:
     if not found_id:
         raise errors.MetadataMalformed("the EntityDescriptor has no entityID")
     if len(found_id) > MAX_ENTITY_ID:
-        raise errors.MetadataMalformed(f"the entityID is {len(found_id)} characters long; at most {MAX_ENTITY_ID} are accepted")
+        raise errors.MetadataMalformed(
+            f"the entityID is {len(found_id)} characters long; at most {MAX_ENTITY_ID} are accepted"
+        )
 
     def endpoints(tag: str) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -364,7 +386,9 @@ def _extract(picked: _Picked, now: datetime) -> IdpMetadata:
                 certificates.append(cert)
     if not certificates:
         why = f": {'; '.join(unusable)}" if unusable else ""
-        raise errors.MetadataNoCertificate(f"the IdP lists no usable signing certificate, so its responses could not be verified{why}")
+        raise errors.MetadataNoCertificate(
+            f"the IdP lists no usable signing certificate, so its responses could not be verified{why}"
+        )
 
     formats = [(n.text or "").strip() for n in descriptor.iterchildren(f"{MD}NameIDFormat")]
     result = IdpMetadata(
@@ -395,7 +419,9 @@ def _extract(picked: _Picked, now: datetime) -> IdpMetadata:
 
 
 def read(
-    source: bytes | BinaryIO, entity_id: str | None = None, now: datetime | None = None,
+    source: bytes | BinaryIO,
+    entity_id: str | None = None,
+    now: datetime | None = None,
     max_bytes: int = MAX_AGGREGATE_BYTES,
 ) -> IdpMetadata:
     """Parse IdP metadata (bytes or a binary stream); raise a errors.MetadataRejected subclass ops can act on.
@@ -418,7 +444,9 @@ def parse_xml(data: bytes, max_bytes: int = MAX_AGGREGATE_BYTES) -> etree._Eleme
         raise errors.MetadataTooLarge(f"the metadata is {len(data):,} bytes; the limit is {max_bytes:,}")
     _check_prolog(data[:1024])
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise errors.MetadataForbiddenConstruct("the metadata contains a DTD or entity declaration, which we never accept")
+        raise errors.MetadataForbiddenConstruct(
+            "the metadata contains a DTD or entity declaration, which we never accept"
+        )
     try:
         root = etree.fromstring(data, etree.XMLParser(**_PARSER_OPTIONS))
     except etree.XMLSyntaxError as error:
@@ -452,12 +480,18 @@ def check_signature_shape(root: etree._Element) -> etree._Element:
         raise errors.MetadataSignatureInvalid("the metadata signature uses a canonicalisation method we do not allow")
     method = signed_info.find(f"{DS}SignatureMethod")
     digest = references[0].find(f"{DS}DigestMethod")
-    if method is None or method.get("Algorithm") not in SIGNATURE_METHODS or digest is None \
-            or digest.get("Algorithm") not in DIGEST_METHODS:
+    if (
+        method is None
+        or method.get("Algorithm") not in SIGNATURE_METHODS
+        or digest is None
+        or digest.get("Algorithm") not in DIGEST_METHODS
+    ):
         raise errors.MetadataSignatureInvalid("the metadata is signed with SHA-1 or an algorithm we do not accept")
     for transform in references[0].iterfind(f"{DS}Transforms/{DS}Transform"):
         if transform.get("Algorithm") not in TRANSFORMS or len(transform):
-            raise errors.MetadataSignatureInvalid(f"the metadata signature uses a transform we refuse: {transform.get('Algorithm')!r}")
+            raise errors.MetadataSignatureInvalid(
+                f"the metadata signature uses a transform we refuse: {transform.get('Algorithm')!r}"
+            )
     if signature.find(f"{DS}Object") is not None:
         raise errors.MetadataSignatureInvalid("the metadata signature carries ds:Object content")
     return signature

@@ -104,11 +104,15 @@ def check_structure(root: etree._Element) -> etree._Element:
     if not signatures:
         raise errors.SignatureMissing("neither the Response nor the Assertion is signed; the IdP must sign them")
     if len(signatures) > 2:
-        raise errors.SignatureStructure(f"{len(signatures)} signatures; at most one on the Response and one on the Assertion")
+        raise errors.SignatureStructure(
+            f"{len(signatures)} signatures; at most one on the Response and one on the Assertion"
+        )
     for found in signatures:
         signature.check_shape(found, (root, assertion))
     if any(len(element.findall(DS + "Signature")) > 1 for element in (root, assertion)):
-        raise errors.SignatureStructure("two signatures on one element; at most one on the Response and one on the Assertion")
+        raise errors.SignatureStructure(
+            "two signatures on one element; at most one on the Response and one on the Assertion"
+        )
     return assertion
 
 
@@ -213,7 +217,9 @@ def _check_issuers(root: etree._Element, assertion: etree._Element, idp_entity_i
         )
 
 
-def _check_issue_instants(root: etree._Element, assertion: etree._Element, expect: Expectations, now: datetime) -> datetime:
+def _check_issue_instants(
+    root: etree._Element, assertion: etree._Element, expect: Expectations, now: datetime
+) -> datetime:
     assertion_instant = None
     for element, what in ((root, "Response"), (assertion, "assertion")):
         instant = parse_saml_time(element.get("IssueInstant"))
@@ -323,7 +329,9 @@ def _check_conditions(assertion: etree._Element, expect: Expectations, now: date
 def _check_authn_statement(assertion: etree._Element, skew: timedelta, now: datetime) -> datetime | None:
     statements = assertion.findall(SAML + "AuthnStatement")
     if len(statements) != 1:
-        raise errors.AuthnStatementInvalid(f"the assertion has {len(statements)} AuthnStatements; exactly one is required")
+        raise errors.AuthnStatementInvalid(
+            f"the assertion has {len(statements)} AuthnStatements; exactly one is required"
+        )
     if len(statements[0].get("SessionIndex") or "") > MAX_SESSION_INDEX:
         raise errors.ValueTooLong(f"the SessionIndex is longer than {MAX_SESSION_INDEX} characters")
     session_until = parse_saml_time(statements[0].get("SessionNotOnOrAfter"))
@@ -333,6 +341,7 @@ def _check_authn_statement(assertion: etree._Element, skew: timedelta, now: date
 
 
 # --- Verification and identity ---------------------------------------------------------------
+
 
 def verify(root: etree._Element, assertion: etree._Element, trusted: tuple[str, ...]) -> str:
     """Validate the schema, then verify every signature on the Response and the assertion.

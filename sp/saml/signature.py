@@ -19,35 +19,55 @@ from sp import errors
 from sp.saml import certificates
 from sp.saml.xml import DS, SAML, SAMLP, localname
 
-SIGNATURE_METHODS = frozenset({
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-})
-DIGEST_METHODS = frozenset({
-    "http://www.w3.org/2001/04/xmlenc#sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512",
-})
-CANONICALISATIONS = frozenset({
-    "http://www.w3.org/2001/10/xml-exc-c14n#",
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-    "http://www.w3.org/2006/12/xml-c14n11",
-})
+SIGNATURE_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    }
+)
+DIGEST_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+    }
+)
+CANONICALISATIONS = frozenset(
+    {
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+        "http://www.w3.org/2006/12/xml-c14n11",
+    }
+)
 ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 # Only these transforms may run: no XPath, XSLT, base64 or XPointer.
 TRANSFORMS = CANONICALISATIONS | {ENVELOPED}
 # The same sets as xmlsec names them: xmlsec refuses anything else even if a check above were missed.
-_XMLSEC_SIGNATURE = (xmlsec.Transform.RSA_SHA256, xmlsec.Transform.RSA_SHA384, xmlsec.Transform.RSA_SHA512,
-                     xmlsec.Transform.ECDSA_SHA256, xmlsec.Transform.ECDSA_SHA384, xmlsec.Transform.ECDSA_SHA512,
-                     xmlsec.Transform.EXCL_C14N, xmlsec.Transform.C14N, xmlsec.Transform.C14N11)
-_XMLSEC_REFERENCE = (xmlsec.Transform.ENVELOPED, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.C14N,
-                     xmlsec.Transform.C14N11, xmlsec.Transform.SHA256, xmlsec.Transform.SHA384,
-                     xmlsec.Transform.SHA512)
+_XMLSEC_SIGNATURE = (
+    xmlsec.Transform.RSA_SHA256,
+    xmlsec.Transform.RSA_SHA384,
+    xmlsec.Transform.RSA_SHA512,
+    xmlsec.Transform.ECDSA_SHA256,
+    xmlsec.Transform.ECDSA_SHA384,
+    xmlsec.Transform.ECDSA_SHA512,
+    xmlsec.Transform.EXCL_C14N,
+    xmlsec.Transform.C14N,
+    xmlsec.Transform.C14N11,
+)
+_XMLSEC_REFERENCE = (
+    xmlsec.Transform.ENVELOPED,
+    xmlsec.Transform.EXCL_C14N,
+    xmlsec.Transform.C14N,
+    xmlsec.Transform.C14N11,
+    xmlsec.Transform.SHA256,
+    xmlsec.Transform.SHA384,
+    xmlsec.Transform.SHA512,
+)
 
 # The elements whose enveloped signature we read a signer from.
 SIGNED_TAGS = (SAMLP + "Response", SAML + "Assertion", SAMLP + "LogoutRequest", SAMLP + "LogoutResponse")
@@ -56,6 +76,7 @@ _MAX_KEY_INFO_CERTS = 4
 
 
 # --- Shape -----------------------------------------------------------------------------------
+
 
 def check_unique_ids(root: etree._Element) -> None:
     """No two elements may carry the same ID: the element a Reference finds must be the one we read."""
@@ -105,7 +126,7 @@ def check_shape(signature: etree._Element, allowed_parents: tuple[etree._Element
         )
     transforms = references[0].find(DS + "Transforms")
     algorithms: list[str | None] = []
-    for transform in (transforms if transforms is not None else ()):
+    for transform in transforms if transforms is not None else ():
         if not isinstance(transform.tag, str):
             continue
         if transform.tag != DS + "Transform" or transform.get("Algorithm") not in TRANSFORMS:
@@ -135,8 +156,13 @@ def _check_c14n_parameters(method: etree._Element) -> None:
     if not children:
         return
     only = children[0]
-    if (len(children) > 1 or method.get("Algorithm") != EXC_C14N or only.tag != "{%s}InclusiveNamespaces" % EXC_C14N
-            or len(only) or set(only.attrib) - {"PrefixList"}):
+    if (
+        len(children) > 1
+        or method.get("Algorithm") != EXC_C14N
+        or only.tag != f"{{{EXC_C14N}}}InclusiveNamespaces"
+        or len(only)
+        or set(only.attrib) - {"PrefixList"}
+    ):
         raise errors.SignatureStructure("a signature transform or canonicalisation with parameters we do not allow")
 
 
@@ -156,6 +182,7 @@ def check_message_signature(root: etree._Element) -> etree._Element:
 
 
 # --- Verification ------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=512)
 def _key(pem: str) -> xmlsec.Key:
@@ -242,8 +269,9 @@ def failure_reason(document: etree._Element, trusted: tuple[str, ...], what: str
     )
 
 
-def verify_enveloped(root: etree._Element, signature: etree._Element, trusted: tuple[str, ...],
-                     what: str = "response") -> str:
+def verify_enveloped(
+    root: etree._Element, signature: etree._Element, trusted: tuple[str, ...], what: str = "response"
+) -> str:
     """Verify one enveloped signature whose shape was checked; return the verifying certificate's fingerprint.
 
     Raises SignatureInvalid, saying which certificate signed and which the metadata lists.

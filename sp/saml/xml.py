@@ -27,11 +27,11 @@ NS = {
     "xenc": "http://www.w3.org/2001/04/xmlenc#",
     "mdui": "urn:oasis:names:tc:SAML:metadata:ui",
 }
-SAMLP = "{%s}" % NS["samlp"]
-SAML = "{%s}" % NS["saml"]
-DS = "{%s}" % NS["ds"]
-MD = "{%s}" % NS["md"]
-XENC = "{%s}" % NS["xenc"]
+SAMLP = f"{{{NS['samlp']}}}"
+SAML = f"{{{NS['saml']}}}"
+DS = f"{{{NS['ds']}}}"
+MD = f"{{{NS['md']}}}"
+XENC = f"{{{NS['xenc']}}}"
 
 _XML_DECLARATION = re.compile(rb"^<\?xml\s[^<>]*?\?>")
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]*)[\"']")
@@ -39,11 +39,22 @@ _UTF8_NAMES = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii"})
 # Comments, PIs and CDATA are refused before parsing, so nothing needs removing here: a parser
 # that silently dropped them would hide what the raw check is meant to see.
 _MESSAGE_PARSER_OPTIONS = dict(
-    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
-    remove_comments=False, remove_pis=False, strip_cdata=False,
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=False,
+    remove_pis=False,
+    strip_cdata=False,
 )
-_ENCRYPTED = (SAML + "EncryptedAssertion", SAML + "EncryptedID", SAML + "EncryptedAttribute",
-              XENC + "EncryptedData", XENC + "EncryptedKey")
+_ENCRYPTED = (
+    SAML + "EncryptedAssertion",
+    SAML + "EncryptedID",
+    SAML + "EncryptedAttribute",
+    XENC + "EncryptedData",
+    XENC + "EncryptedKey",
+)
 
 _SCHEMA_DIR = Path(onelogin.saml2.__file__).parent / "schemas"
 PROTOCOL_SCHEMA = "saml-schema-protocol-2.0.xsd"
@@ -67,11 +78,16 @@ def parse_message(xml: bytes) -> etree._Element:
             raise errors.MalformedMessage(
                 f"the message declares the encoding {encoding.group(1)[:40]!r}; only UTF-8 is accepted"
             )
-        body = body[declaration.end():]
+        body = body[declaration.end() :]
     # In well-formed XML a raw '<' only opens markup: '<!' is a DTD, comment or CDATA, '<?' a PI.
-    for marker, what in ((b"<!DOCTYPE", "a DTD"), (b"<!ENTITY", "an entity declaration"), (b"<!--", "a comment"),
-                         (b"<![CDATA[", "a CDATA section"), (b"<?", "a processing instruction"),
-                         (b"<!", "a declaration")):
+    for marker, what in (
+        (b"<!DOCTYPE", "a DTD"),
+        (b"<!ENTITY", "an entity declaration"),
+        (b"<!--", "a comment"),
+        (b"<![CDATA[", "a CDATA section"),
+        (b"<?", "a processing instruction"),
+        (b"<!", "a declaration"),
+    ):
         if marker in body:
             raise errors.ForbiddenMarkup(f"the message contains {what}, which no SAML message we read needs")
     try:

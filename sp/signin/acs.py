@@ -64,8 +64,15 @@ def decode_form_value(value: str | None, limit: int) -> bytes:
     return raw
 
 
-def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime, attempt: Attempt,
-            *, started_here: Collection[str]) -> Login:
+def consume(
+    tenant: Tenant,
+    saml_response: str | None,
+    relay_state: str | None,
+    now: datetime,
+    attempt: Attempt,
+    *,
+    started_here: Collection[str],
+) -> Login:
     """Validate a posted Response for tenant and sign the user in.
 
     `started_here` holds the IDs of the AuthnRequests this browser sent (see sp.web.started): a
@@ -114,32 +121,57 @@ def consume(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
             attempt.group_decision = f"{user.group.name}: {users.group_reason(user)}"
             signed_in = sessions.start(user, who.session_index, now, lifetime)
             if created:
-                audit.record("user.created", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
-                             details={"source": "jit", "group": user.group.name, "group_source": user.group_source,
-                                      "group_detail": user.group_detail})
-            audit.record("user.login", actor="idp", tenant_id=tenant.id, target=user.name_id, now=now,
-                         details={"flow": attempt.flow})
+                audit.record(
+                    "user.created",
+                    actor="idp",
+                    tenant_id=tenant.id,
+                    target=user.name_id,
+                    now=now,
+                    details={
+                        "source": "jit",
+                        "group": user.group.name,
+                        "group_source": user.group_source,
+                        "group_detail": user.group_detail,
+                    },
+                )
+            audit.record(
+                "user.login",
+                actor="idp",
+                tenant_id=tenant.id,
+                target=user.name_id,
+                now=now,
+                details={"flow": attempt.flow},
+            )
             attempt.user_id = user.id
             if not user.email:
                 attempt.warnings.append(provisioning.missing_email_reason(who, tenant))
             # The success trace commits with the login itself: one transaction, and never one without the other.
             warnings = "".join(f"; but {warning}" for warning in attempt.warnings)
-            traces.add(tenant.id, attempt, result="success", code="ok", now=now,
-                       reason=f"signed in as {user.name_id}{'; created just in time' if created else ''}{warnings}")
+            traces.add(
+                tenant.id,
+                attempt,
+                result="success",
+                code="ok",
+                now=now,
+                reason=f"signed in as {user.name_id}{'; created just in time' if created else ''}{warnings}",
+            )
             db.session.commit()
             return Login(user=user, signed_in=signed_in, next_path=next_path, created=created, attempt=attempt)
         except provisioning.UserCreationRace:
             db.session.rollback()
             if attempt_number == _CREATE_RETRIES - 1:
-                raise errors.Busy(f"{_CREATE_RETRIES} concurrent first logins of {who.name_id!r} kept colliding") from None
+                raise errors.Busy(
+                    f"{_CREATE_RETRIES} concurrent first logins of {who.name_id!r} kept colliding"
+                ) from None
         except Exception:
             db.session.rollback()
             raise
     raise AssertionError("unreachable")
 
 
-def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime,
-            *, started_here: Collection[str]) -> Login:
+def sign_in(
+    tenant: Tenant, saml_response: str | None, relay_state: str | None, now: datetime, *, started_here: Collection[str]
+) -> Login:
     """Consume a Response and leave a login trace whatever happens.
 
     A successful login commits its trace with it; a refused one is traced in its own transaction
@@ -153,7 +185,14 @@ def sign_in(tenant: Tenant, saml_response: str | None, relay_state: str | None, 
         trace = traces.record(tenant_id, attempt, result="refused", code=error.code, reason=error.reason, now=now)
         raise errors.Traced(error, trace.ref if trace else None) from error
     except Exception as error:
-        trace = traces.record(tenant_id, attempt, result="error", code=errors.InternalError.code, now=now,
-                              reason=f"an error on our side ({type(error).__name__}); the SP's log has the details")
-        raise errors.Traced(errors.InternalError(f"{type(error).__name__} in the ACS"),
-                            trace.ref if trace else None) from error
+        trace = traces.record(
+            tenant_id,
+            attempt,
+            result="error",
+            code=errors.InternalError.code,
+            now=now,
+            reason=f"an error on our side ({type(error).__name__}); the SP's log has the details",
+        )
+        raise errors.Traced(
+            errors.InternalError(f"{type(error).__name__} in the ACS"), trace.ref if trace else None
+        ) from error

@@ -22,8 +22,9 @@ _WHAT = {AUTHN: "sign-in request", LOGOUT: "sign-out request (LogoutRequest)"}
 def remember(tenant: Tenant, request_id: str, next_path: str, now: datetime, ttl: timedelta, kind: str = AUTHN) -> None:
     """Record that we sent request_id (an AuthnRequest, or a LogoutRequest) for tenant; the caller commits."""
     db.session.add(
-        SamlRequest(id=request_id, tenant_id=tenant.id, kind=kind, next_path=next_path, created_at=now,
-                    expires_at=now + ttl)
+        SamlRequest(
+            id=request_id, tenant_id=tenant.id, kind=kind, next_path=next_path, created_at=now, expires_at=now + ttl
+        )
     )
 
 

@@ -17,23 +17,41 @@ from sp.tenancy import group_policy
 # Okta and Google: email / firstName / lastName; Entra ID and ADFS: the claim URIs;
 # Shibboleth: the eduPerson / inetOrgPerson OIDs.
 EMAIL_ATTRIBUTES = (
-    "email", "mail", "Email", "emailAddress", "EmailAddress", "user.email",
+    "email",
+    "mail",
+    "Email",
+    "emailAddress",
+    "EmailAddress",
+    "user.email",
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
     "urn:oid:0.9.2342.19200300.100.1.3",
 )
 DISPLAY_NAME_ATTRIBUTES = (
-    "displayName", "displayname", "DisplayName",
+    "displayName",
+    "displayname",
+    "DisplayName",
     "http://schemas.microsoft.com/identity/claims/displayname",
     "urn:oid:2.16.840.1.113730.3.1.241",
-    "cn", "urn:oid:2.5.4.3", "name",
+    "cn",
+    "urn:oid:2.5.4.3",
+    "name",
 )
 GIVEN_NAME_ATTRIBUTES = (
-    "givenName", "firstName", "first_name", "given_name",
-    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname", "urn:oid:2.5.4.42",
+    "givenName",
+    "firstName",
+    "first_name",
+    "given_name",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname",
+    "urn:oid:2.5.4.42",
 )
 SURNAME_ATTRIBUTES = (
-    "sn", "surname", "lastName", "last_name", "family_name",
-    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname", "urn:oid:2.5.4.4",
+    "sn",
+    "surname",
+    "lastName",
+    "last_name",
+    "family_name",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname",
+    "urn:oid:2.5.4.4",
 )
 EMAIL_NAME_ID_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 
@@ -66,7 +84,10 @@ def display_name_of(identity: Identity, tenant: Tenant) -> str | None:
     else:
         name = _first(identity.attributes, DISPLAY_NAME_ATTRIBUTES)
         if name is None:
-            parts = [_first(identity.attributes, GIVEN_NAME_ATTRIBUTES), _first(identity.attributes, SURNAME_ATTRIBUTES)]
+            parts = [
+                _first(identity.attributes, GIVEN_NAME_ATTRIBUTES),
+                _first(identity.attributes, SURNAME_ATTRIBUTES),
+            ]
             name = " ".join(p for p in parts if p) or None
     return name[:255] if name else None
 
@@ -88,10 +109,14 @@ def _sent(identity: Identity) -> str:
 def missing_email_reason(identity: Identity, tenant: Tenant) -> str:
     """Say that no email came, what did come, and where to fix it (a note for the login trace)."""
     if tenant.email_attribute:
-        return (f"no {tenant.email_attribute!r} attribute (this tenant's email attribute); the IdP sent: "
-                f"{_sent(identity)}. Release the user's email under that name, or change the tenant's email attribute")
-    return (f"no email attribute; the IdP sent: {_sent(identity)}. Release the user's email as an attribute "
-            "named 'email' (or set the tenant's email attribute), or send an email-address NameID")
+        return (
+            f"no {tenant.email_attribute!r} attribute (this tenant's email attribute); the IdP sent: "
+            f"{_sent(identity)}. Release the user's email under that name, or change the tenant's email attribute"
+        )
+    return (
+        f"no email attribute; the IdP sent: {_sent(identity)}. Release the user's email as an attribute "
+        "named 'email' (or set the tenant's email attribute), or send an email-address NameID"
+    )
 
 
 def provision(tenant: Tenant, identity: Identity, now: datetime) -> tuple[User, bool]:

@@ -19,8 +19,10 @@ from sp.models import ReplayEntry, Tenant
 
 ASSERTION = "assertion"
 LOGOUT_REQUEST = "logout-request"
-_USED = {ASSERTION: "the assertion {id!r} was already used to sign in",
-         LOGOUT_REQUEST: "the LogoutRequest {id!r} was already received"}
+_USED = {
+    ASSERTION: "the assertion {id!r} was already used to sign in",
+    LOGOUT_REQUEST: "the LogoutRequest {id!r} was already received",
+}
 
 
 def key(issuer: str, message_id: str, kind: str = ASSERTION) -> str:
@@ -29,11 +31,13 @@ def key(issuer: str, message_id: str, kind: str = ASSERTION) -> str:
     return hashlib.sha256(f"{prefix}{issuer}\0{message_id}".encode()).hexdigest()
 
 
-def remember(tenant: Tenant, issuer: str, message_id: str, until: datetime, now: datetime,
-             kind: str = ASSERTION) -> None:
+def remember(
+    tenant: Tenant, issuer: str, message_id: str, until: datetime, now: datetime, kind: str = ASSERTION
+) -> None:
     """Insert the message's key, or raise Replay if it is already there; the caller commits."""
-    db.session.add(ReplayEntry(key=key(issuer, message_id, kind), tenant_id=tenant.id, created_at=now,
-                               expires_at=until))
+    db.session.add(
+        ReplayEntry(key=key(issuer, message_id, kind), tenant_id=tenant.id, created_at=now, expires_at=until)
+    )
     try:
         db.session.flush()
     except IntegrityError:

@@ -42,16 +42,22 @@ log = logging.getLogger("sp.saml.slo")
 
 SIGNED_OUT = "You are signed out."
 SIGNED_OUT_EVERYWHERE = "You are signed out (also at your organisation's sign-in)."
-SIGNED_OUT_HERE_ONLY = ("You are signed out here, but your organisation's sign-in could not confirm it signed you "
-                        "out there too. Close your browser to be sure.")
+SIGNED_OUT_HERE_ONLY = (
+    "You are signed out here, but your organisation's sign-in could not confirm it signed you "
+    "out there too. Close your browser to be sure."
+)
 # What a refused sign-out message shows: never what it carried (the code and reference say the rest).
 _REFUSED = {
-    "SAMLRequest": ("We could not sign you out",
-                    "The sign-out request from your organisation's sign-in page could not be completed. "
-                    "If you meant to sign out, use Sign out in the app, or contact your administrator."),
-    "SAMLResponse": ("Sign-out not confirmed",
-                     "We could not confirm the sign-out at your organisation's sign-in page. "
-                     "Close your browser to be sure you are signed out everywhere."),
+    "SAMLRequest": (
+        "We could not sign you out",
+        "The sign-out request from your organisation's sign-in page could not be completed. "
+        "If you meant to sign out, use Sign out in the app, or contact your administrator.",
+    ),
+    "SAMLResponse": (
+        "Sign-out not confirmed",
+        "We could not confirm the sign-out at your organisation's sign-in page. "
+        "Close your browser to be sure you are signed out everywhere.",
+    ),
 }
 # Where a LogoutResponse sends the user back to (we never follow the RelayState the IdP returns).
 LANDING = "/login"
@@ -84,8 +90,9 @@ def _check_query_signature(incoming: bindings.Incoming) -> None:
     bindings.strict_base64(incoming.signature, "Signature")
 
 
-def consume(tenant: Tenant, incoming: bindings.Incoming, now: datetime, attempt: Attempt, *,
-            started_here: Collection[str]) -> Outcome:
+def consume(
+    tenant: Tenant, incoming: bindings.Incoming, now: datetime, attempt: Attempt, *, started_here: Collection[str]
+) -> Outcome:
     """Check a message the SLS received and act on it.
 
     `started_here` holds the IDs of the requests this browser sent (see `started`): a
@@ -123,8 +130,9 @@ def consume(tenant: Tenant, incoming: bindings.Incoming, now: datetime, attempt:
         raise errors.RequestOtherBrowser(
             "the LogoutResponse answers a sign-out this browser did not start (or started too long ago)"
         )
-    attempt.verifying_certificate = logout.verify_logout(message, sp, idp_cfg, request_id=answer.in_response_to,
-                                                         **verify)
+    attempt.verifying_certificate = logout.verify_logout(
+        message, sp, idp_cfg, request_id=answer.in_response_to, **verify
+    )
     try:
         outstanding.consume(tenant, answer.in_response_to, now, kind=outstanding.LOGOUT)
         db.session.commit()
@@ -135,50 +143,76 @@ def consume(tenant: Tenant, incoming: bindings.Incoming, now: datetime, attempt:
         # Verified: the IdP itself says it failed. The user was signed out here before leaving.
         said = f": {answer.status_message}" if answer.status_message else ""
         return Outcome(
-            notice=SIGNED_OUT_HERE_ONLY, result="refused", code=errors.StatusNotSuccess.code,
+            notice=SIGNED_OUT_HERE_ONLY,
+            result="refused",
+            code=errors.StatusNotSuccess.code,
             reason=f"the IdP answered the sign-out with status {answer.status} "
-                   f"({', '.join(answer.sub_statuses) or 'no detail'}){said}; the user is signed out here only",
+            f"({', '.join(answer.sub_statuses) or 'no detail'}){said}; the user is signed out here only",
         )
     if answer.partial:
-        return Outcome(notice=SIGNED_OUT_HERE_ONLY, reason="the IdP signed the user out, but only partly (PartialLogout)")
+        return Outcome(
+            notice=SIGNED_OUT_HERE_ONLY, reason="the IdP signed the user out, but only partly (PartialLogout)"
+        )
     return Outcome(notice=SIGNED_OUT_EVERYWHERE, reason="the IdP confirmed the sign-out")
 
 
-def _end_sessions(tenant: Tenant, sp: SpConfig, idp: IdpConfig,
-                  facts: logout.LogoutRequestFacts, relay_state: str | None, now: datetime,
-                  attempt: Attempt) -> Outcome:
+def _end_sessions(
+    tenant: Tenant,
+    sp: SpConfig,
+    idp: IdpConfig,
+    facts: logout.LogoutRequestFacts,
+    relay_state: str | None,
+    now: datetime,
+    attempt: Attempt,
+) -> Outcome:
     """Remember the request (once only), end the sessions it names, and answer the IdP."""
     try:
-        replay.remember(tenant, idp.entity_id, facts.request_id, facts.remember_until, now,
-                        kind=replay.LOGOUT_REQUEST)
+        replay.remember(tenant, idp.entity_id, facts.request_id, facts.remember_until, now, kind=replay.LOGOUT_REQUEST)
         user, ended = sessions.revoke_for_logout(tenant.id, facts.name_id, facts.session_indexes, now)
         if ended:
-            audit.record("user.logout", actor="idp", tenant_id=tenant.id, target=facts.name_id, now=now,
-                         details={"flow": "idp", "sessions": len(ended), "session_indexes": facts.session_indexes})
+            audit.record(
+                "user.logout",
+                actor="idp",
+                tenant_id=tenant.id,
+                target=facts.name_id,
+                now=now,
+                details={"flow": "idp", "sessions": len(ended), "session_indexes": facts.session_indexes},
+            )
         db.session.commit()
         attempt.user_id = user.id if user else None
-        outcome = Outcome(ended_session_ids=ended,
-                          reason=f"the IdP signed {facts.name_id} out: {len(ended)} session(s) ended")
+        outcome = Outcome(
+            ended_session_ids=ended, reason=f"the IdP signed {facts.name_id} out: {len(ended)} session(s) ended"
+        )
         status = STATUS_SUCCESS
     except SQLAlchemyError:
         # Verified, yet not done: tell the IdP so (Responder) rather than claim a logout we did not make.
         db.session.rollback()
         log.exception("could not end the sessions a LogoutRequest for tenant %s names", tenant.slug)
-        outcome = Outcome(result="error", code="internal",
-                          reason="the sessions could not be ended (a database error); the IdP was told so (Responder)")
+        outcome = Outcome(
+            result="error",
+            code="internal",
+            reason="the sessions could not be ended (a database error); the IdP was told so (Responder)",
+        )
         status = STATUS_RESPONDER
     if idp.slo_url is None:
         # Nowhere to answer: the IdP's metadata lists no SingleLogoutService. The logout still counts.
         outcome.notice = SIGNED_OUT
         outcome.reason += "; no answer sent: the IdP's metadata lists no SingleLogoutService"
         return outcome
-    outcome.answer = messages.logout_response(sp, idp, in_response_to=facts.request_id, status=status,
-                                             relay_state=relay_state)
+    outcome.answer = messages.logout_response(
+        sp, idp, in_response_to=facts.request_id, status=status, relay_state=relay_state
+    )
     return outcome
 
 
-def receive(tenant: Tenant, now: datetime, *, query_string: bytes | None = None,
-            form: Mapping[str, list[str]] | None = None, started_here: Collection[str] = ()) -> Outcome:
+def receive(
+    tenant: Tenant,
+    now: datetime,
+    *,
+    query_string: bytes | None = None,
+    form: Mapping[str, list[str]] | None = None,
+    started_here: Collection[str] = (),
+) -> Outcome:
     """Consume a message sent to the SLS (query_string: HTTP-Redirect; form: HTTP-POST) and trace it, whatever happens.
 
     A refusal carries the trace's reference, and a sign-out (not sign-in) message, to the error page.
@@ -193,18 +227,26 @@ def receive(tenant: Tenant, now: datetime, *, query_string: bytes | None = None,
         attempt.flow = "idp" if incoming.kind == "SAMLRequest" else "sp"
         done = consume(tenant, incoming, now, attempt, started_here=started_here)
     except errors.SPError as error:
-        trace = traces.record(tenant_id, attempt, result="refused", code=error.code, reason=error.reason, now=now,
-                              kind="logout")
+        trace = traces.record(
+            tenant_id, attempt, result="refused", code=error.code, reason=error.reason, now=now, kind="logout"
+        )
         title = message = None
         if isinstance(error, errors.SamlRejected):
             title, message = _REFUSED[incoming.kind if incoming else "SAMLRequest"]
         raise errors.Traced(error, trace.ref if trace else None, title=title, message=message) from error
     except Exception as error:
-        trace = traces.record(tenant_id, attempt, result="error", code=errors.InternalError.code, now=now,
-                              kind="logout",
-                              reason=f"an error on our side ({type(error).__name__}); the SP's log has the details")
-        raise errors.Traced(errors.InternalError(f"{type(error).__name__} in the SLS"),
-                            trace.ref if trace else None) from error
+        trace = traces.record(
+            tenant_id,
+            attempt,
+            result="error",
+            code=errors.InternalError.code,
+            now=now,
+            kind="logout",
+            reason=f"an error on our side ({type(error).__name__}); the SP's log has the details",
+        )
+        raise errors.Traced(
+            errors.InternalError(f"{type(error).__name__} in the SLS"), trace.ref if trace else None
+        ) from error
     traces.record(tenant_id, attempt, result=done.result, code=done.code, reason=done.reason, now=now, kind="logout")
     return done
 
@@ -217,8 +259,14 @@ def sign_out(signed_in: sessions.SignedIn, now: datetime) -> OutgoingRequest | N
     """
     user, row = signed_in.user, signed_in.session
     sessions.revoke(signed_in.token, now)
-    audit.record("user.logout", actor=f"user:{user.id}", tenant_id=user.tenant_id, target=user.name_id, now=now,
-                 details={"flow": "sp"})
+    audit.record(
+        "user.logout",
+        actor=f"user:{user.id}",
+        tenant_id=user.tenant_id,
+        target=user.name_id,
+        now=now,
+        details={"flow": "sp"},
+    )
     db.session.commit()
     tenant = user.tenant
     idp = tenant.identity_provider
@@ -226,8 +274,12 @@ def sign_out(signed_in: sessions.SignedIn, now: datetime) -> OutgoingRequest | N
         return None
     try:
         outgoing = messages.logout_request(
-            trust.sp_config(tenant), trust.idp_config(idp), name_id=user.name_id,
-            name_id_format=user.name_id_format, session_index=row.session_index, relay_state=LANDING,
+            trust.sp_config(tenant),
+            trust.idp_config(idp),
+            name_id=user.name_id,
+            name_id_format=user.name_id_format,
+            session_index=row.session_index,
+            relay_state=LANDING,
         )
         ttl = timedelta(seconds=current_app.config["SAML_REQUEST_TTL_SECONDS"])
         outstanding.remember(tenant, outgoing.request_id, LANDING, now, ttl, kind=outstanding.LOGOUT)

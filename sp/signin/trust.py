@@ -39,6 +39,7 @@ def sls_url(slug: str) -> str | None:
 
 def setup_facts(tenant: Tenant) -> dict[str, Any]:
     """What a customer's IdP administrator enters in their IdP (all public), for the setup page."""
+
     def names(override: str | None, defaults: tuple[str, ...]) -> tuple[str, ...]:
         return (override,) if override else defaults
 
@@ -53,8 +54,14 @@ def setup_facts(tenant: Tenant) -> dict[str, Any]:
         "attributes": [
             ("Email address (or an email-shaped NameID)", names(tenant.email_attribute, provisioning.EMAIL_ATTRIBUTES)),
             ("Display name", names(tenant.name_attribute, provisioning.DISPLAY_NAME_ATTRIBUTES)),
-            ("Given name (when there is no display name)", () if tenant.name_attribute else provisioning.GIVEN_NAME_ATTRIBUTES),
-            ("Surname (when there is no display name)", () if tenant.name_attribute else provisioning.SURNAME_ATTRIBUTES),
+            (
+                "Given name (when there is no display name)",
+                () if tenant.name_attribute else provisioning.GIVEN_NAME_ATTRIBUTES,
+            ),
+            (
+                "Surname (when there is no display name)",
+                () if tenant.name_attribute else provisioning.SURNAME_ATTRIBUTES,
+            ),
         ],
     }
 

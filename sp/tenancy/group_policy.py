@@ -33,6 +33,7 @@ PRIORITY_STEP = 10
 
 # --- Settings ---------------------------------------------------------------------------
 
+
 def apply_settings(
     tenant: Tenant,
     *,
@@ -81,30 +82,43 @@ def notes(tenant: Tenant) -> list[str]:
     if tenant.group_sync != "never" and tenant.on_no_match == "deny" and not has_rules:
         found.append("on-no-match is deny and there are no rules: every login that runs the rules is refused")
     if not tenant.role_attributes and any(r.attribute is None for r in existing):
-        found.append(f"no role attribute is set: rules on {group_mapping.ROLE} match nothing (tenant set --role-attribute)")
+        found.append(
+            f"no role attribute is set: rules on {group_mapping.ROLE} match nothing (tenant set --role-attribute)"
+        )
     return found
 
 
 def admin_notice(tenant: Tenant) -> str | None:
     """What an admin changing a user's group by hand must be told, if anything."""
     if tenant.group_sync == "every-login":
-        return ("Groups follow the directory at every sign-in (group sync: every-login): "
-                "a change made here lasts until the user's next sign-in.")
+        return (
+            "Groups follow the directory at every sign-in (group sync: every-login): "
+            "a change made here lasts until the user's next sign-in."
+        )
     return None
 
 
 # --- Rules ------------------------------------------------------------------------------
 
+
 def rules(tenant: Tenant) -> list[MappingRule]:
     """The tenant's rules in the order they are tried."""
-    return list(db.session.scalars(
-        select(MappingRule).where(MappingRule.tenant_id == tenant.id).order_by(MappingRule.priority, MappingRule.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(MappingRule).where(MappingRule.tenant_id == tenant.id).order_by(MappingRule.priority, MappingRule.id)
+        )
+    )
 
 
 def as_rule(row: MappingRule) -> group_mapping.Rule:
-    return group_mapping.Rule(id=row.id, priority=row.priority, attribute=row.attribute, match=row.match,
-                              value=row.value, group_id=row.group_id)
+    return group_mapping.Rule(
+        id=row.id,
+        priority=row.priority,
+        attribute=row.attribute,
+        match=row.match,
+        value=row.value,
+        group_id=row.group_id,
+    )
 
 
 def add_rule(
@@ -121,8 +135,10 @@ def add_rule(
     """Add a mapping rule after checking the pattern is safe to run; `@role` means the role attribute(s)."""
     attribute = attribute.strip()
     if not attribute or len(attribute) > MAX_ATTRIBUTE_NAME:
-        raise errors.InvalidGroupPolicy(f"the attribute name is 1 to {MAX_ATTRIBUTE_NAME} characters "
-                                 f"({group_mapping.ROLE} for the role attribute)", field="attribute")
+        raise errors.InvalidGroupPolicy(
+            f"the attribute name is 1 to {MAX_ATTRIBUTE_NAME} characters ({group_mapping.ROLE} for the role attribute)",
+            field="attribute",
+        )
     value = value.strip()
     try:
         group_mapping.check_pattern(match, value)
@@ -134,16 +150,31 @@ def add_rule(
     target = groups.named(tenant, group)
     existing = rules(tenant)
     if len(existing) >= MAX_RULES:
-        raise errors.InvalidGroupPolicy(f"tenant {tenant.slug!r} already has {MAX_RULES} rules, the most we run at a login")
+        raise errors.InvalidGroupPolicy(
+            f"tenant {tenant.slug!r} already has {MAX_RULES} rules, the most we run at a login"
+        )
     if priority is None:
         priority = min(MAX_PRIORITY, max((r.priority for r in existing), default=0) + PRIORITY_STEP)
     now = now or utcnow()
-    row = MappingRule(tenant_id=tenant.id, priority=priority, match=match, value=value, group_id=target.id,
-                      attribute=None if attribute == group_mapping.ROLE else attribute, created_at=now)
+    row = MappingRule(
+        tenant_id=tenant.id,
+        priority=priority,
+        match=match,
+        value=value,
+        group_id=target.id,
+        attribute=None if attribute == group_mapping.ROLE else attribute,
+        created_at=now,
+    )
     db.session.add(row)
     db.session.flush()
-    audit.record("mapping.rule_added", actor=actor, tenant_id=tenant.id, target=f"rule #{row.id}", now=now,
-                 details=rule_json(row))
+    audit.record(
+        "mapping.rule_added",
+        actor=actor,
+        tenant_id=tenant.id,
+        target=f"rule #{row.id}",
+        now=now,
+        details=rule_json(row),
+    )
     db.session.commit()
     return row
 
@@ -155,8 +186,9 @@ def remove_rule(tenant: Tenant, rule_id: int, *, actor: str = "cli", now: dateti
         raise errors.GroupPolicyNotFound(f"tenant {tenant.slug!r} has no rule #{rule_id}")
     details = rule_json(row)
     db.session.delete(row)
-    audit.record("mapping.rule_removed", actor=actor, tenant_id=tenant.id, target=f"rule #{rule_id}", now=now,
-                 details=details)
+    audit.record(
+        "mapping.rule_removed", actor=actor, tenant_id=tenant.id, target=f"rule #{rule_id}", now=now, details=details
+    )
     db.session.commit()
     return row
 
@@ -174,6 +206,7 @@ def rule_json(row: MappingRule) -> dict:
 
 
 # --- Evaluation -------------------------------------------------------------------------
+
 
 def decide(tenant: Tenant, attributes: Mapping[str, Sequence[str]]) -> group_mapping.Decision:
     """What the tenant's rules make of these attributes, whatever the sync policy."""
@@ -199,12 +232,20 @@ class Preview:
             "group": None if self.refused else self.group,
             "refused": self.refused,
             "reason": self.decision.reason,
-            "rule": None if rule is None else {
-                "id": rule.id, "priority": rule.priority, "attribute": rule.attribute or group_mapping.ROLE,
-                "match": rule.match, "value": rule.value,
+            "rule": None
+            if rule is None
+            else {
+                "id": rule.id,
+                "priority": rule.priority,
+                "attribute": rule.attribute or group_mapping.ROLE,
+                "match": rule.match,
+                "value": rule.value,
             },
-            "matched": None if rule is None else {
-                "attribute": self.decision.matched_attribute, "value": self.decision.matched_value,
+            "matched": None
+            if rule is None
+            else {
+                "attribute": self.decision.matched_attribute,
+                "value": self.decision.matched_value,
             },
             "explanation": self.explanation,
             "group_sync": self.group_sync,
@@ -230,8 +271,10 @@ def preview(tenant: Tenant, attributes: Mapping[str, Sequence[str]]) -> Preview:
     group = db.session.get(UserGroup, decision.group_id)
     found = notes(tenant)
     if decision.capped:
-        found.append(f"some values were ignored: longer than {group_mapping.MAX_VALUE_CHARS} characters, "
-                     f"or past {group_mapping.MAX_VALUES} values of one attribute")
+        found.append(
+            f"some values were ignored: longer than {group_mapping.MAX_VALUE_CHARS} characters, "
+            f"or past {group_mapping.MAX_VALUES} values of one attribute"
+        )
     explanation = group_mapping.explain(decision)
     if refused:
         explanation += "; on-no-match is deny, so the login would be refused"
@@ -239,6 +282,7 @@ def preview(tenant: Tenant, attributes: Mapping[str, Sequence[str]]) -> Preview:
 
 
 # --- Assignment -------------------------------------------------------------------------
+
 
 def _sample(attributes: Mapping[str, Sequence[str]], names: Sequence[str]) -> str:
     parts = []

@@ -60,8 +60,9 @@ def clean_permissions(permissions: list[str]) -> list[str]:
     return cleaned
 
 
-def add(tenant: Tenant, name: str, permissions: list[str] | tuple[str, ...] = (), *, actor: str = "cli",
-        commit: bool = True) -> UserGroup:
+def add(
+    tenant: Tenant, name: str, permissions: list[str] | tuple[str, ...] = (), *, actor: str = "cli", commit: bool = True
+) -> UserGroup:
     """Create a group in tenant with the given permissions."""
     name = name.strip()
     if not name or len(name) > MAX_NAME:
@@ -73,7 +74,9 @@ def add(tenant: Tenant, name: str, permissions: list[str] | tuple[str, ...] = ()
     except IntegrityError:
         db.session.rollback()
         raise errors.TenantConflict(f"tenant {tenant.slug!r} already has a group {name!r}") from None
-    audit.record("group.created", actor=actor, tenant_id=tenant.id, target=name, details={"permissions": group.permissions})
+    audit.record(
+        "group.created", actor=actor, tenant_id=tenant.id, target=name, details={"permissions": group.permissions}
+    )
     if commit:
         db.session.commit()
     return group
@@ -86,26 +89,36 @@ def set_permissions(group: UserGroup, permissions: list[str], *, actor: str = "c
     if cleaned == before:
         return False
     group.permissions = cleaned
-    audit.record("group.permissions_changed", actor=actor, tenant_id=group.tenant_id, target=group.name,
-                 details={"from": before, "to": cleaned})
+    audit.record(
+        "group.permissions_changed",
+        actor=actor,
+        tenant_id=group.tenant_id,
+        target=group.name,
+        details={"from": before, "to": cleaned},
+    )
     db.session.commit()
     return True
 
 
 def member_counts(tenant_id: int) -> dict[int, int]:
     """{group id: how many users hold it}."""
-    return dict(db.session.execute(  # type: ignore[arg-type]
-        select(User.group_id, func.count()).where(User.tenant_id == tenant_id).group_by(User.group_id)
-    ).all())
+    return dict(
+        db.session.execute(  # type: ignore[arg-type]
+            select(User.group_id, func.count()).where(User.tenant_id == tenant_id).group_by(User.group_id)
+        ).all()
+    )
 
 
 def listing(tenant: Tenant) -> list[dict]:
     """The tenant's groups with their permissions, member and rule counts, default one flagged."""
     members = member_counts(tenant.id)
-    mapped = dict(db.session.execute(  # type: ignore[arg-type]
-        select(MappingRule.group_id, func.count()).where(MappingRule.tenant_id == tenant.id)
-        .group_by(MappingRule.group_id)
-    ).all())
+    mapped = dict(
+        db.session.execute(  # type: ignore[arg-type]
+            select(MappingRule.group_id, func.count())
+            .where(MappingRule.tenant_id == tenant.id)
+            .group_by(MappingRule.group_id)
+        ).all()
+    )
     return [
         {
             "name": g.name,
@@ -118,14 +131,16 @@ def listing(tenant: Tenant) -> list[dict]:
     ]
 
 
-def delete(tenant: Tenant, name: str, *, move_users_to_default: bool = False, actor: str = "cli",
-           now: datetime | None = None) -> int:
+def delete(
+    tenant: Tenant, name: str, *, move_users_to_default: bool = False, actor: str = "cli", now: datetime | None = None
+) -> int:
     """Delete a group; its users move to the default group (recorded) only if asked. Returns how many moved."""
     group = named(tenant, name)
     now = now or utcnow()
     if group.id == tenant.default_group_id:
-        raise errors.GroupPolicyConflict(f"{group.name!r} is the default group of tenant {tenant.slug!r}; "
-                                         "make another group the default first")
+        raise errors.GroupPolicyConflict(
+            f"{group.name!r} is the default group of tenant {tenant.slug!r}; make another group the default first"
+        )
     rule_ids = list(db.session.scalars(select(MappingRule.id).where(MappingRule.group_id == group.id)))
     if rule_ids:
         listed = ", ".join(f"#{i}" for i in rule_ids)
@@ -140,12 +155,25 @@ def delete(tenant: Tenant, name: str, *, move_users_to_default: bool = False, ac
         )
     assert tenant.default_group_id is not None
     for user in holders:
-        users.assign_group(tenant, user, tenant.default_group_id, "default", f"group {group.name!r} deleted by {actor}",
-                           actor=actor, now=now)
+        users.assign_group(
+            tenant,
+            user,
+            tenant.default_group_id,
+            "default",
+            f"group {group.name!r} deleted by {actor}",
+            actor=actor,
+            now=now,
+        )
     db.session.flush()
     db.session.delete(group)
-    audit.record("group.deleted", actor=actor, tenant_id=tenant.id, target=group.name, now=now,
-                 details={"permissions": list(group.permissions or []), "users_moved": len(holders)})
+    audit.record(
+        "group.deleted",
+        actor=actor,
+        tenant_id=tenant.id,
+        target=group.name,
+        now=now,
+        details={"permissions": list(group.permissions or []), "users_moved": len(holders)},
+    )
     try:
         db.session.commit()
     except IntegrityError:

@@ -67,19 +67,24 @@ def load(token: str, now: datetime) -> SignedIn | None:
 def revoke(token: str, now: datetime) -> None:
     """End one session; the caller commits."""
     db.session.execute(
-        update(UserSession).where(UserSession.token_hash == _hash(token), UserSession.revoked_at.is_(None)).values(revoked_at=now)
+        update(UserSession)
+        .where(UserSession.token_hash == _hash(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
     )
 
 
 def revoke_all(user_id: int, now: datetime) -> int:
     """End every session of a user (deactivation); the caller commits. Returns how many."""
     return db.session.execute(
-        update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None)).values(revoked_at=now)
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
     ).rowcount
 
 
-def revoke_for_logout(tenant_id: int, name_id: str, session_indexes: list[str],
-                      now: datetime) -> tuple[User | None, list[int]]:
+def revoke_for_logout(
+    tenant_id: int, name_id: str, session_indexes: list[str], now: datetime
+) -> tuple[User | None, list[int]]:
     """End the live sessions of the tenant's user with this NameID that a LogoutRequest names; the caller commits.
 
     With SessionIndexes, only the sessions opened by an assertion with one of them end, and the
@@ -91,8 +96,10 @@ def revoke_for_logout(tenant_id: int, name_id: str, session_indexes: list[str],
     if user is None:
         return None, []
     query = select(UserSession.id).where(
-        UserSession.user_id == user.id, UserSession.tenant_id == tenant_id,
-        UserSession.revoked_at.is_(None), UserSession.expires_at > now,
+        UserSession.user_id == user.id,
+        UserSession.tenant_id == tenant_id,
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > now,
     )
     if session_indexes:
         query = query.where(or_(UserSession.session_index.in_(session_indexes), UserSession.session_index.is_(None)))

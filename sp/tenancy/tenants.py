@@ -24,9 +24,7 @@ def find(slug: str) -> Tenant:
     """The tenant with this slug, or TenantNotFound."""
     if not SLUG.match(slug or ""):
         raise errors.TenantNotFound(f"{slug!r} is not a valid tenant slug")
-    tenant = db.session.scalar(
-        select(Tenant).where(Tenant.slug == slug).options(joinedload(Tenant.identity_provider))
-    )
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug).options(joinedload(Tenant.identity_provider)))
     if tenant is None:
         raise errors.TenantNotFound(f"no tenant {slug!r}")
     return tenant
@@ -65,13 +63,22 @@ def create_tenant(
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise errors.TenantConflict(f"a tenant {slug!r} or one of the domains {', '.join(domains)} already exists") from None
-    group = UserGroup(tenant_id=tenant.id, name=(default_group or groups.DEFAULT_GROUP_NAME).strip()[:100], permissions=[])
+        raise errors.TenantConflict(
+            f"a tenant {slug!r} or one of the domains {', '.join(domains)} already exists"
+        ) from None
+    group = UserGroup(
+        tenant_id=tenant.id, name=(default_group or groups.DEFAULT_GROUP_NAME).strip()[:100], permissions=[]
+    )
     db.session.add(group)
     db.session.flush()
     tenant.default_group_id = group.id
-    audit.record("tenant.created", actor=actor, tenant_id=tenant.id, target=slug,
-                 details={"name": tenant.name, "domains": [d.domain for d in tenant.domains], "default_group": group.name})
+    audit.record(
+        "tenant.created",
+        actor=actor,
+        tenant_id=tenant.id,
+        target=slug,
+        details={"name": tenant.name, "domains": [d.domain for d in tenant.domains], "default_group": group.name},
+    )
     db.session.commit()
     return tenant
 

@@ -45,11 +45,13 @@ def search(
     query = select(User).where(User.tenant_id == tenant_id)
     text = text.strip().lower()[:320]
     if text:
-        query = query.where(or_(
-            func.lower(User.name_id).contains(text, autoescape=True),
-            func.lower(User.email).contains(text, autoescape=True),
-            func.lower(User.display_name).contains(text, autoescape=True),
-        ))
+        query = query.where(
+            or_(
+                func.lower(User.name_id).contains(text, autoescape=True),
+                func.lower(User.email).contains(text, autoescape=True),
+                func.lower(User.display_name).contains(text, autoescape=True),
+            )
+        )
     if group_id is not None:
         query = query.where(User.group_id == group_id)
     if active is not None:
@@ -83,14 +85,29 @@ def all_of(tenant: Tenant) -> list[User]:
 def counts(tenant_id: int | None = None) -> dict:
     """{True: active users, False: deactivated ones} of a tenant; or {tenant id: users} of every tenant."""
     if tenant_id is None:
-        return dict(db.session.execute(  # type: ignore[arg-type]
-            select(User.tenant_id, func.count()).group_by(User.tenant_id)).all())
-    return dict(db.session.execute(  # type: ignore[arg-type]
-        select(User.active, func.count()).where(User.tenant_id == tenant_id).group_by(User.active)).all())
+        return dict(
+            db.session.execute(  # type: ignore[arg-type]
+                select(User.tenant_id, func.count()).group_by(User.tenant_id)
+            ).all()
+        )
+    return dict(
+        db.session.execute(  # type: ignore[arg-type]
+            select(User.active, func.count()).where(User.tenant_id == tenant_id).group_by(User.active)
+        ).all()
+    )
 
 
-def assign_group(tenant: Tenant, user: User, group_id: int, source: str, detail: str | None, *, actor: str,
-                 now: datetime, record: bool = True) -> bool:
+def assign_group(
+    tenant: Tenant,
+    user: User,
+    group_id: int,
+    source: str,
+    detail: str | None,
+    *,
+    actor: str,
+    now: datetime,
+    record: bool = True,
+) -> bool:
     """Give user the group with its why; audit the change unless nothing changed. True if it changed."""
     detail = detail[:255] if detail else None
     if (user.group_id, user.group_source, user.group_detail) == (group_id, source, detail):
@@ -98,10 +115,20 @@ def assign_group(tenant: Tenant, user: User, group_id: int, source: str, detail:
     before = db.session.get(UserGroup, user.group_id) if user.group_id else None
     after = db.session.get(UserGroup, group_id)
     if record:
-        audit.record("user.group_changed", actor=actor, tenant_id=tenant.id, target=user.name_id, now=now, details={
-            "from": before.name if before else None, "to": after.name if after else None,
-            "from_source": user.group_source, "source": source, "detail": detail,
-        })
+        audit.record(
+            "user.group_changed",
+            actor=actor,
+            tenant_id=tenant.id,
+            target=user.name_id,
+            now=now,
+            details={
+                "from": before.name if before else None,
+                "to": after.name if after else None,
+                "from_source": user.group_source,
+                "source": source,
+                "detail": detail,
+            },
+        )
     user.group_id, user.group_source, user.group_detail = group_id, source, detail
     return True
 
@@ -134,8 +161,14 @@ def deactivate(user: User, *, actor: str, now: datetime) -> int:
         return 0
     user.active = False
     ended = sessions.revoke_all(user.id, now)
-    audit.record("user.deactivated", actor=actor, tenant_id=user.tenant_id, target=user.name_id, now=now,
-                 details={"sessions_ended": ended, "email": _label(user)})
+    audit.record(
+        "user.deactivated",
+        actor=actor,
+        tenant_id=user.tenant_id,
+        target=user.name_id,
+        now=now,
+        details={"sessions_ended": ended, "email": _label(user)},
+    )
     db.session.commit()
     return ended
 
@@ -145,7 +178,13 @@ def reactivate(user: User, *, actor: str, now: datetime) -> bool:
     if user.active:
         return False
     user.active = True
-    audit.record("user.reactivated", actor=actor, tenant_id=user.tenant_id, target=user.name_id, now=now,
-                 details={"email": _label(user)})
+    audit.record(
+        "user.reactivated",
+        actor=actor,
+        tenant_id=user.tenant_id,
+        target=user.name_id,
+        now=now,
+        details={"email": _label(user)},
+    )
     db.session.commit()
     return True

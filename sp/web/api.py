@@ -62,8 +62,13 @@ def put_idp(slug: str):
         raise errors.MetadataTooLarge(f"the metadata is {request.content_length:,} bytes; the limit is {limit:,}")
     request.max_content_length = limit
     outcome = versions.import_metadata(
-        tenant, request.stream, entity_id=request.args.get("entity_id") or None, origin="api", actor=g.api_actor,
-        now=clock.utcnow(), dry_run=_flag("dry_run"),
+        tenant,
+        request.stream,
+        entity_id=request.args.get("entity_id") or None,
+        origin="api",
+        actor=g.api_actor,
+        now=clock.utcnow(),
+        dry_run=_flag("dry_run"),
     )
     return jsonify(outcome.as_dict())
 
@@ -78,5 +83,12 @@ def get_idp(slug: str):
 def rollback_idp(slug: str):
     """Go back to the previous metadata version."""
     version, change = versions.rollback(tenants.find(slug), actor=g.api_actor, now=clock.utcnow())
-    return jsonify({"result": "rolled_back", "tenant": slug, "version": version.number, "diff": change,
-                    "changes": versions.describe(change)})
+    return jsonify(
+        {
+            "result": "rolled_back",
+            "tenant": slug,
+            "version": version.number,
+            "diff": change,
+            "changes": versions.describe(change),
+        }
+    )

@@ -7,12 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from flask import Response, stream_with_context
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from sp import errors
-from sp.extensions import db
-from sp.models import Tenant, User
 from sp.records import audit, traces
 
 PAGE_SIZE = 50
@@ -76,23 +73,15 @@ def trace_filters(args: MultiDict) -> dict[str, str]:
 
 def search_traces(shown: dict[str, str], tenant_id: int | None, page: Page) -> tuple[list, bool]:
     """One page of traces matching the filters (tenant_id None: every tenant), and whether more exist."""
-    rows = traces.search(tenant_id=tenant_id, result=shown["result"] or None, code=shown["code"] or None,
-                         name_id=shown["q"] or None, limit=page.fetch, offset=page.offset)
+    rows = traces.search(
+        tenant_id=tenant_id,
+        result=shown["result"] or None,
+        code=shown["code"] or None,
+        name_id=shown["q"] or None,
+        limit=page.fetch,
+        offset=page.offset,
+    )
     return page.cut(rows)
-
-
-def audit_labels(events) -> dict[str, dict]:
-    """Readable names for the actors ("user:12" -> their email) and tenants of some audit events."""
-    user_ids = {int(e.actor[5:]) for e in events if e.actor.startswith("user:") and e.actor[5:].isdigit()}
-    tenant_ids = {e.tenant_id for e in events if e.tenant_id is not None}
-    actors: dict[str, str] = {}
-    if user_ids:
-        for user_id, email, name_id in db.session.execute(
-            select(User.id, User.email, User.name_id).where(User.id.in_(user_ids))
-        ):
-            actors[f"user:{user_id}"] = email or name_id
-    tenants = dict(db.session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(tenant_ids))).all()) if tenant_ids else {}
-    return {"actors": actors, "tenants": tenants}
 
 
 def jsonl_download(rows, filename: str) -> Response:

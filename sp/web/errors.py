@@ -110,10 +110,23 @@ class HttpServiceUnavailable(HttpError):
     message = "The service is unavailable just now. Please try again."
 
 
-_HTTP: dict[int, type[HttpError]] = {cls.status: cls for cls in (
-    HttpBadRequest, HttpUnauthorized, HttpForbidden, HttpNotFound, HttpMethodNotAllowed, HttpConflict, HttpGone,
-    HttpPayloadTooLarge, HttpUriTooLong, HttpUnsupportedMediaType, HttpHeadersTooLarge, HttpServiceUnavailable,
-)}
+_HTTP: dict[int, type[HttpError]] = {
+    cls.status: cls
+    for cls in (
+        HttpBadRequest,
+        HttpUnauthorized,
+        HttpForbidden,
+        HttpNotFound,
+        HttpMethodNotAllowed,
+        HttpConflict,
+        HttpGone,
+        HttpPayloadTooLarge,
+        HttpUriTooLong,
+        HttpUnsupportedMediaType,
+        HttpHeadersTooLarge,
+        HttpServiceUnavailable,
+    )
+}
 
 
 def from_http(error: HTTPException) -> errors.SPError:
@@ -128,8 +141,9 @@ def _wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def render_error(error: errors.SPError, ref: str | None = None, *, title: str | None = None,
-                 message: str | None = None):
+def render_error(
+    error: errors.SPError, ref: str | None = None, *, title: str | None = None, message: str | None = None
+):
     """Answer an error as JSON or as a plain HTML page, by the Accept header (never its reason)."""
     shown = message or error.message
     if _wants_json() or request.path.startswith("/api/") or request.path == "/me":

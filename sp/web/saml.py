@@ -35,8 +35,9 @@ def login():
     return no_store(started.remember(autopost(outgoing.url, outgoing.fields), outgoing.request_id))
 
 
-def autopost(url: str, fields: dict[str, str] | None, *, heading: str | None = None,
-             button: str | None = None) -> Response:
+def autopost(
+    url: str, fields: dict[str, str] | None, *, heading: str | None = None, button: str | None = None
+) -> Response:
     """The page that POSTs fields to the IdP (HTTP-POST binding); its CSP lets forms reach that origin only."""
     page = make_response(render_template("saml/autopost.html", url=url, fields=fields, heading=heading, button=button))
     target = urlsplit(url)
@@ -53,8 +54,12 @@ def to_idp_for_sign_out(outgoing: OutgoingRequest) -> Response:
     if outgoing.binding == BINDING_REDIRECT:
         page = make_response(render_template("saml/signing_out.html", url=outgoing.url))
     else:
-        page = autopost(outgoing.url, outgoing.fields, heading="Signing you out at your organisation's sign-in page…",
-                        button="Continue signing out")
+        page = autopost(
+            outgoing.url,
+            outgoing.fields,
+            heading="Signing you out at your organisation's sign-in page…",
+            button="Continue signing out",
+        )
     return no_store(started.remember(page, outgoing.request_id))
 
 
@@ -62,8 +67,13 @@ def to_idp_for_sign_out(outgoing: OutgoingRequest) -> Response:
 @csrf.exempt  # a cross-site POST from the IdP; the signature and the checks in acs protect it
 def assertion_consumer():
     """Consume a Response (solicited or IdP-initiated) and sign the user in."""
-    done = acs.sign_in(g.tenant, request.form.get("SAMLResponse"), request.form.get("RelayState"), clock.utcnow(),
-                       started_here=started.ids())
+    done = acs.sign_in(
+        g.tenant,
+        request.form.get("SAMLResponse"),
+        request.form.get("RelayState"),
+        clock.utcnow(),
+        started_here=started.ids(),
+    )
     session.clear()  # a new session at each login: nothing from before survives
     login_user(done.signed_in)
     session.permanent = False
@@ -86,8 +96,9 @@ def single_logout():
         return no_store(redirect(url_for("auth.login"), code=303))
     if done.answer.binding == BINDING_REDIRECT:
         return no_store(redirect(done.answer.url, code=302))
-    return no_store(autopost(done.answer.url, done.answer.fields, heading="Signing you out…",
-                             button="Continue signing out"))
+    return no_store(
+        autopost(done.answer.url, done.answer.fields, heading="Signing you out…", button="Continue signing out")
+    )
 
 
 @bp.get("/metadata")

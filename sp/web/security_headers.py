@@ -13,7 +13,6 @@ def csp(form_action: str = "'self'") -> str:
     )
 
 
-
 def csp_for_sign_in_forms() -> str:
     """The CSP of pages whose form leads, through redirects, to a tenant's IdP.
 

@@ -36,11 +36,16 @@ def ids() -> frozenset[str]:
 
 def remember(response: Response, request_id: str) -> Response:
     """Add request_id to the browser's cookie (keeping the most recent few)."""
-    recent = [item for item in _recent() if item != request_id][-(KEEP - 1):] + [request_id]
+    recent = [item for item in _recent() if item != request_id][-(KEEP - 1) :] + [request_id]
     https = _https()
     response.set_cookie(
-        cookie_name(), _serializer().dumps(recent), max_age=current_app.config["SAML_REQUEST_TTL_SECONDS"],
-        path="/", secure=https, httponly=True, samesite="None" if https else "Lax",
+        cookie_name(),
+        _serializer().dumps(recent),
+        max_age=current_app.config["SAML_REQUEST_TTL_SECONDS"],
+        path="/",
+        secure=https,
+        httponly=True,
+        samesite="None" if https else "Lax",
     )
     return response
 

@@ -26,18 +26,34 @@ def attribute_lines(attributes: dict[str, list[str]]) -> str:
     return "\n".join(f"{name}={value}" for name, values in attributes.items() for value in values)
 
 
-def _mapping_page(*, status: int = 200, rule_form: dict | None = None, field_errors: dict | None = None,
-                  rule_error: str | None = None, preview=None, preview_form: dict | None = None,
-                  preview_error: str | None = None, picked=None):
+def _mapping_page(
+    *,
+    status: int = 200,
+    rule_form: dict | None = None,
+    field_errors: dict | None = None,
+    rule_error: str | None = None,
+    preview=None,
+    preview_form: dict | None = None,
+    preview_error: str | None = None,
+    picked=None,
+):
     tenant = g.admin_tenant
     return render_template(
-        "admin/mapping.html", tenant=tenant, rules=group_policy.rules(tenant), groups=_groups(),
-        notes=group_policy.notes(tenant), notice=group_policy.admin_notice(tenant),
-        match_kinds=group_mapping.MATCH_KINDS, role=group_mapping.ROLE,
-        rule_form=rule_form or {"attribute": group_mapping.ROLE, "match": "equals", "value": "", "group_id": "",
-                                "priority": ""},
-        field_errors=field_errors or {}, rule_error=rule_error,
-        recent=traces.with_attributes(_tenant_id()), preview=preview, picked=picked,
+        "admin/mapping.html",
+        tenant=tenant,
+        rules=group_policy.rules(tenant),
+        groups=_groups(),
+        notes=group_policy.notes(tenant),
+        notice=group_policy.admin_notice(tenant),
+        match_kinds=group_mapping.MATCH_KINDS,
+        role=group_mapping.ROLE,
+        rule_form=rule_form
+        or {"attribute": group_mapping.ROLE, "match": "equals", "value": "", "group_id": "", "priority": ""},
+        field_errors=field_errors or {},
+        rule_error=rule_error,
+        recent=traces.with_attributes(_tenant_id()),
+        preview=preview,
+        picked=picked,
         preview_form=preview_form or {"attributes": "", "trace": ""},
         preview_error=preview_error,
     ), status
@@ -63,12 +79,24 @@ def mapping_add():
             return _mapping_page(status=400, rule_form=form, field_errors={"priority": message})
         priority = int(form["priority"])
     try:
-        rule = group_policy.add_rule(g.admin_tenant, form["attribute"], form["value"], group.name, match=form["match"],
-                                     priority=priority, actor=_actor(), now=clock.utcnow())
+        rule = group_policy.add_rule(
+            g.admin_tenant,
+            form["attribute"],
+            form["value"],
+            group.name,
+            match=form["match"],
+            priority=priority,
+            actor=_actor(),
+            now=clock.utcnow(),
+        )
     except errors.SPError as error:
         reason, field = _refused(error), getattr(error, "field", None)
-        return _mapping_page(status=error.status, rule_form=form, field_errors={field: reason} if field else None,
-                             rule_error=None if field else reason)
+        return _mapping_page(
+            status=error.status,
+            rule_form=form,
+            field_errors={field: reason} if field else None,
+            rule_error=None if field else reason,
+        )
     added = group_policy.rule_json(rule)
     flash(f"Rule #{rule.id} added: {added['attribute']} {added['match']} {added['value']} → {group.name}.")
     return redirect(url_for("admin.mapping"), code=303)
@@ -94,8 +122,11 @@ def mapping_preview():
         attributes = picked.attributes or {}
         form = {"attributes": attribute_lines(attributes), "trace": ""}
     elif len(form["attributes"]) > MAX_PREVIEW_CHARS:
-        return _mapping_page(status=413, preview_form=form,
-                             preview_error=f"that is more than {MAX_PREVIEW_CHARS // 1024} KiB of attributes")
+        return _mapping_page(
+            status=413,
+            preview_form=form,
+            preview_error=f"that is more than {MAX_PREVIEW_CHARS // 1024} KiB of attributes",
+        )
     else:
         try:
             attributes = group_policy.parse_attribute_pairs(
@@ -104,6 +135,9 @@ def mapping_preview():
         except errors.SPError as error:
             return _mapping_page(status=error.status, preview_form=form, preview_error=_refused(error))
         if not attributes:
-            return _mapping_page(status=400, preview_form=form,
-                                 preview_error="type at least one NAME=VALUE line, or pick a recent sign-in")
+            return _mapping_page(
+                status=400,
+                preview_form=form,
+                preview_error="type at least one NAME=VALUE line, or pick a recent sign-in",
+            )
     return _mapping_page(preview=group_policy.preview(g.admin_tenant, attributes), preview_form=form, picked=picked)

@@ -58,6 +58,7 @@ def _refused(error: errors.SPError) -> str:
 
 # --- Overview ---------------------------------------------------------------------------
 
+
 @bp.get("/")
 def overview():
     """The tenant at a glance: its IdP and certificates, users, last logins and recent failures."""
@@ -77,6 +78,7 @@ def overview():
 
 # --- Users ------------------------------------------------------------------------------
 
+
 @bp.get("/users", endpoint="users")
 def users_list():
     """Search the tenant's users by name, email or NameID, group and status."""
@@ -86,22 +88,40 @@ def users_list():
     text = request.args.get("q", "")
     page = console.page_from(request.args)
     rows = users.search(
-        _tenant_id(), text=text, group_id=group_id if any(g_.id == group_id for g_ in groups) else None,
-        active={"active": True, "inactive": False}.get(status), limit=page.fetch, offset=page.offset,
+        _tenant_id(),
+        text=text,
+        group_id=group_id if any(g_.id == group_id for g_ in groups) else None,
+        active={"active": True, "inactive": False}.get(status),
+        limit=page.fetch,
+        offset=page.offset,
     )
     shown, more = page.cut(rows)
-    return render_template("admin/users.html", users=shown, more=more, page=page, groups=groups,
-                           q=text, group_id=group_id, status=status, group_reason=users.group_reason)
-
+    return render_template(
+        "admin/users.html",
+        users=shown,
+        more=more,
+        page=page,
+        groups=groups,
+        q=text,
+        group_id=group_id,
+        status=status,
+        group_reason=users.group_reason,
+    )
 
 
 def _user_page(user: User, error: str | None = None, status: int = 200):
     events = audit.search(audit.Filters(tenant_id=_tenant_id(), target_is=user.name_id[:512]), limit=10)
     return render_template(
-        "admin/user.html", user=user, groups=_groups(), error=error, group_reason=users.group_reason,
+        "admin/user.html",
+        user=user,
+        groups=_groups(),
+        error=error,
+        group_reason=users.group_reason,
         notice=group_policy.admin_notice(g.admin_tenant),
         recent=traces.search(tenant_id=_tenant_id(), user_id=user.id, limit=10),
-        events=events, labels=console.audit_labels(events), is_self=user.id == current_user.user.id,
+        events=events,
+        labels=audit.labels(events),
+        is_self=user.id == current_user.user.id,
     ), status
 
 
@@ -147,11 +167,19 @@ def user_reactivate(user_id: int):
 
 # --- Groups -----------------------------------------------------------------------------
 
+
 def _groups_page(error: str | None = None, status: int = 200, form: dict | None = None):
     members = groups.member_counts(_tenant_id())
     rule_counts = {row["name"]: row["rules"] for row in groups.listing(g.admin_tenant)}
-    return render_template("admin/groups.html", groups=_groups(), members=members, tenant=g.admin_tenant,
-                           error=error, form=form or {}, rule_counts=rule_counts), status
+    return render_template(
+        "admin/groups.html",
+        groups=_groups(),
+        members=members,
+        tenant=g.admin_tenant,
+        error=error,
+        form=form or {},
+        rule_counts=rule_counts,
+    ), status
 
 
 @bp.get("/groups", endpoint="groups")
@@ -179,7 +207,9 @@ def group_update(group_id: int):
     permissions = _split(request.form.get("permissions", ""))
     try:
         if group.id == current_user.user.group_id and "admin" not in permissions:
-            raise errors.UserChangeRefused("this is your own group: removing 'admin' would lock you out of this console")
+            raise errors.UserChangeRefused(
+                "this is your own group: removing 'admin' would lock you out of this console"
+            )
         changed = groups.set_permissions(group, permissions, actor=_actor())
     except errors.SPError as error:
         return _groups_page(_refused(error), error.status)
@@ -218,10 +248,14 @@ def _split(text: str) -> list[str]:
 
 # --- SSO settings -----------------------------------------------------------------------
 
+
 def _policy_form(tenant, sent: dict | None = None) -> dict:
     """The group policy fields as the form shows them: what was sent, else what is stored."""
-    stored = {"role_attributes": "\n".join(tenant.role_attributes or []), "group_sync": tenant.group_sync,
-              "on_no_match": tenant.on_no_match}
+    stored = {
+        "role_attributes": "\n".join(tenant.role_attributes or []),
+        "group_sync": tenant.group_sync,
+        "on_no_match": tenant.on_no_match,
+    }
     return {key: value if (value := (sent or {}).get(key)) is not None else stored[key] for key in stored}
 
 
@@ -239,9 +273,15 @@ def _settings_page(error: str | None = None, status: int = 200, form: dict | Non
         **_policy_form(tenant),
     }
     return render_template(
-        "admin/settings.html", tenant=tenant, idp=tenant.identity_provider, form=values, error=error,
+        "admin/settings.html",
+        tenant=tenant,
+        idp=tenant.identity_provider,
+        form=values,
+        error=error,
         sync_policies=group_policy.SYNC_POLICIES,
-        max_skew=tenants.MAX_CLOCK_SKEW, metadata_url=trust.entity_id(tenant.slug), acs_url=trust.acs_url(tenant.slug),
+        max_skew=tenants.MAX_CLOCK_SKEW,
+        metadata_url=trust.entity_id(tenant.slug),
+        acs_url=trust.acs_url(tenant.slug),
     ), status
 
 
@@ -269,10 +309,15 @@ def settings_save():
         if not form["clock_skew"].isdigit():
             raise errors.InvalidSetting(f"the clock skew is a whole number of seconds, 0 to {tenants.MAX_CLOCK_SKEW}")
         tenants.update_settings(
-            g.admin_tenant, idp_initiated=form["idp_initiated"], clock_skew=int(form["clock_skew"][:6]),
-            domains=_split(form["domains"]), email_attribute=form["email_attribute"],
+            g.admin_tenant,
+            idp_initiated=form["idp_initiated"],
+            clock_skew=int(form["clock_skew"][:6]),
+            domains=_split(form["domains"]),
+            email_attribute=form["email_attribute"],
             role_attributes=None if sent["role_attributes"] is None else _lines(sent["role_attributes"]),
-            group_sync=sent["group_sync"], on_no_match=sent["on_no_match"], actor=_actor(),
+            group_sync=sent["group_sync"],
+            on_no_match=sent["on_no_match"],
+            actor=_actor(),
         )
     except errors.SPError as error:
         return _settings_page(_refused(error), error.status, form)
@@ -281,6 +326,7 @@ def settings_save():
 
 
 # --- Login traces -----------------------------------------------------------------------
+
 
 @bp.get("/traces", endpoint="traces")
 def traces_list():
@@ -293,9 +339,9 @@ def traces_list():
     page = console.page_from(request.args)
     rows, more = console.search_traces(shown, _tenant_id(), page)
     status = 404 if shown["ref"] else 200
-    return render_template("admin/traces.html", traces=rows, more=more, page=page, filters=shown,
-                           not_found=bool(shown["ref"])), status
-
+    return render_template(
+        "admin/traces.html", traces=rows, more=more, page=page, filters=shown, not_found=bool(shown["ref"])
+    ), status
 
 
 @bp.get("/traces/<ref>")
@@ -309,15 +355,22 @@ def trace(ref: str):
 
 # --- Audit log --------------------------------------------------------------------------
 
+
 @bp.get("/audit", endpoint="audit")
 def audit_log():
     """The tenant's audit events, filtered, newest first."""
     filters, shown = console.audit_filters(request.args, _tenant_id())
     page = console.page_from(request.args)
     rows, more = page.cut(audit.search(filters, limit=page.fetch, offset=page.offset))
-    return render_template("admin/audit.html", events=rows, more=more, page=page, filters=shown,
-                           actions=audit.actions(_tenant_id()), labels=console.audit_labels(rows))
-
+    return render_template(
+        "admin/audit.html",
+        events=rows,
+        more=more,
+        page=page,
+        filters=shown,
+        actions=audit.actions(_tenant_id()),
+        labels=audit.labels(rows),
+    )
 
 
 @bp.get("/audit/export.jsonl")

@@ -76,20 +76,36 @@ def _refused(tenant: Tenant, error: errors.SPError, form: dict | None = None):
     return tenant_page(tenant, error.status, refusal=error, upload_form=form or {"entity_id": "", "xml": ""})
 
 
-def _review_page(tenant: Tenant, outcome: versions.Outcome, data: bytes, entity_id: str, *,
-                 conflict: str | None = None, status: int = 200):
+def _review_page(
+    tenant: Tenant,
+    outcome: versions.Outcome,
+    data: bytes,
+    entity_id: str,
+    *,
+    conflict: str | None = None,
+    status: int = 200,
+):
     proposal = outcome.proposal
     return render_template(
-        "ops/idp_review.html", tenant=tenant, outcome=outcome, diff=proposal.diff, metadata=proposal.metadata,
-        warnings=proposal.warnings, notes=outcome.notes, lines=versions.describe(proposal.diff),
-        payload=base64.b64encode(data).decode("ascii"), entity_id=entity_id, revision=proposal.base_revision,
+        "ops/idp_review.html",
+        tenant=tenant,
+        outcome=outcome,
+        diff=proposal.diff,
+        metadata=proposal.metadata,
+        warnings=proposal.warnings,
+        notes=outcome.notes,
+        lines=versions.describe(proposal.diff),
+        payload=base64.b64encode(data).decode("ascii"),
+        entity_id=entity_id,
+        revision=proposal.base_revision,
         conflict=conflict,
     ), status
 
 
 def _dry_run(tenant: Tenant, data: bytes, entity_id: str) -> versions.Outcome:
-    return versions.import_metadata(tenant, data, entity_id=entity_id or None, origin="console", actor=_actor(),
-                                      now=clock.utcnow(), dry_run=True)
+    return versions.import_metadata(
+        tenant, data, entity_id=entity_id or None, origin="console", actor=_actor(), now=clock.utcnow(), dry_run=True
+    )
 
 
 @bp.post("/tenants/<slug>/idp/review")
@@ -125,8 +141,15 @@ def idp_apply(slug: str):
             raise MetadataInputMissing("the reviewed metadata did not come back with the form: upload it again")
         if len(data) > metadata_max_bytes():
             raise _too_large("that metadata")
-        outcome = versions.import_metadata(tenant, data, entity_id=entity_id or None, origin="console",
-                                             actor=_actor(), now=clock.utcnow(), expected_revision=expected)
+        outcome = versions.import_metadata(
+            tenant,
+            data,
+            entity_id=entity_id or None,
+            origin="console",
+            actor=_actor(),
+            now=clock.utcnow(),
+            expected_revision=expected,
+        )
     except errors.VersionConflict as conflict:
         try:
             fresh = _dry_run(tenant, data, entity_id)
@@ -138,8 +161,10 @@ def idp_apply(slug: str):
     if outcome.version is None:
         flash("No change: that metadata is what is in use already.")
     else:
-        flash(f"Applied: version {outcome.version.number} of the IdP metadata ({outcome.version.entity_id}) "
-              f"is in use for {tenant.slug}.")
+        flash(
+            f"Applied: version {outcome.version.number} of the IdP metadata ({outcome.version.entity_id}) "
+            f"is in use for {tenant.slug}."
+        )
     return redirect(url_for("ops.tenant", slug=tenant.slug), code=303)
 
 

@@ -12,8 +12,8 @@ from flask import current_app, session
 
 from sp import clock
 from sp.clock import as_utc
-from sp.extensions import db
 from sp.models import OpsUser
+from sp.operators import accounts
 from sp.operators.accounts import session_stamp
 
 SESSION_KEY = "ops"
@@ -35,13 +35,16 @@ def current_operator() -> OpsUser | None:
     now = clock.utcnow()
     try:
         since = as_utc(datetime.fromisoformat(data["since"]))
-        user = db.session.get(OpsUser, int(data["id"]))
+        user = accounts.get(int(data["id"]))
     except (KeyError, TypeError, ValueError):
         user, since = None, now
     lifetime = timedelta(seconds=current_app.config["OPS_SESSION_LIFETIME_SECONDS"])
     if (
-        user is None or not user.active or data.get("stamp") != session_stamp(user)
-        or since + lifetime <= now or (user.locked_until is not None and user.locked_until > now)
+        user is None
+        or not user.active
+        or data.get("stamp") != session_stamp(user)
+        or since + lifetime <= now
+        or (user.locked_until is not None and user.locked_until > now)
     ):
         end()
         return None

@@ -26,6 +26,7 @@ def _actor() -> str:
 
 # --- Signing in and out -------------------------------------------------------------------
 
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     """Operators sign in with name, password and (if set up) a one-time code."""
@@ -38,8 +39,12 @@ def sign_in():
     config = current_app.config
     try:
         operator = accounts.authenticate(
-            name, request.form.get("password") or "", request.form.get("code") or "", now=clock.utcnow(),
-            client=request.remote_addr, max_failures=config["OPS_MAX_FAILED_SIGN_INS"],
+            name,
+            request.form.get("password") or "",
+            request.form.get("code") or "",
+            now=clock.utcnow(),
+            client=request.remote_addr,
+            max_failures=config["OPS_MAX_FAILED_SIGN_INS"],
             lockout=timedelta(seconds=config["OPS_LOCKOUT_SECONDS"]),
         )
     except errors.SignInRefused as error:
@@ -56,6 +61,7 @@ def sign_out():
 
 
 # --- Tenants ----------------------------------------------------------------------------
+
 
 @bp.get("/", endpoint="tenants")
 def tenants_list():
@@ -80,8 +86,11 @@ def tenant_create():
     form = {key: request.form.get(key, "") for key in ("slug", "name", "domains", "default_group")}
     try:
         tenant = tenants.create_tenant(
-            form["slug"].strip().lower(), form["name"], form["domains"].replace(",", " ").split(),
-            form["default_group"].strip() or None, actor=_actor(),
+            form["slug"].strip().lower(),
+            form["name"],
+            form["domains"].replace(",", " ").split(),
+            form["default_group"].strip() or None,
+            actor=_actor(),
         )
     except errors.SPError as error:
         db.session.rollback()
@@ -100,13 +109,20 @@ def tenant_page(found: Tenant, status: int = 200, **extra):
     """The tenant page; `extra` carries a refused metadata upload back to its form."""
     events = audit.search(audit.Filters(tenant_id=found.id), limit=10)
     return render_template(
-        "ops/tenant.html", tenant=found, idp=found.identity_provider,
+        "ops/tenant.html",
+        tenant=found,
+        idp=found.identity_provider,
         last=traces.last_times([found.id]).get(found.id, {}),
-        recent=traces.search(tenant_id=found.id, limit=10), events=events, labels=console.audit_labels(events),
-        metadata_url=trust.entity_id(found.slug), acs_url=trust.acs_url(found.slug),
+        recent=traces.search(tenant_id=found.id, limit=10),
+        events=events,
+        labels=audit.labels(events),
+        metadata_url=trust.entity_id(found.slug),
+        acs_url=trust.acs_url(found.slug),
         user_count=sum(users.counts(found.id).values()),
-        idp_status=versions.tenant_status(found, clock.utcnow()), versions=versions.versions(found)[:10],
-        rollback_to=versions.rollback_target(found), max_upload=metadata_max_bytes(),
+        idp_status=versions.tenant_status(found, clock.utcnow()),
+        versions=versions.versions(found)[:10],
+        rollback_to=versions.rollback_target(found),
+        max_upload=metadata_max_bytes(),
         **{"upload_form": {"entity_id": "", "xml": ""}, "refusal": None, **extra},
     ), status
 
@@ -117,6 +133,7 @@ def metadata_max_bytes() -> int:
 
 
 # --- Traces and audit -------------------------------------------------------------------
+
 
 def _tenant_filter() -> Tenant | None:
     slug = (request.args.get("tenant") or "").strip()
@@ -135,8 +152,15 @@ def traces_list():
     only = _tenant_filter()
     page = console.page_from(request.args)
     rows, more = console.search_traces(shown, only.id if only else None, page)
-    return render_template("ops/traces.html", traces=rows, more=more, page=page, filters=shown,
-                           tenants=tenants.all_tenants(), not_found=bool(shown["ref"])), 404 if shown["ref"] else 200
+    return render_template(
+        "ops/traces.html",
+        traces=rows,
+        more=more,
+        page=page,
+        filters=shown,
+        tenants=tenants.all_tenants(),
+        not_found=bool(shown["ref"]),
+    ), 404 if shown["ref"] else 200
 
 
 @bp.get("/traces/<ref>")
@@ -155,8 +179,16 @@ def audit_log():
     shown["tenant"] = only.slug if only else ""
     page = console.page_from(request.args)
     rows, more = page.cut(audit.search(filters, limit=page.fetch, offset=page.offset))
-    return render_template("ops/audit.html", events=rows, more=more, page=page, filters=shown,
-                           actions=audit.actions(), tenants=tenants.all_tenants(), labels=console.audit_labels(rows))
+    return render_template(
+        "ops/audit.html",
+        events=rows,
+        more=more,
+        page=page,
+        filters=shown,
+        actions=audit.actions(),
+        tenants=tenants.all_tenants(),
+        labels=audit.labels(rows),
+    )
 
 
 @bp.get("/audit/export.jsonl")
