@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-postgres bench fuzz upgrade clean
+.PHONY: install run test test-postgres lint format bench fuzz upgrade clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,22 @@ test: install
 test-postgres: install
 	TEST_DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest -W error -q -p no:cacheprovider tests $(PYTEST_ARGS)
 
+## ruff (lint, and the format check) on the whole tree, mypy on sp/; CI runs it before the tests.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Format the tree with ruff (what `make lint` checks).
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
 ## Benchmarks, side by side in one run (not part of make test).
 bench: install
 	$(BIN)/python bench/run.py
 
-## Fuzz the ACS and the IdP metadata importer for FUZZ_SECONDS (default 90): no input may cause a 5xx or a crash.
+## Fuzz the ACS, the SLS and the IdP metadata importer for FUZZ_SECONDS (default 90): no input may cause a 5xx or a crash.
 FUZZ_SECONDS ?= 90
 fuzz: install
 	FUZZ_SECONDS=$(FUZZ_SECONDS) $(BIN)/python -m pytest -W error -q -p no:cacheprovider tests/security/fuzz_long.py $(PYTEST_ARGS)

@@ -155,7 +155,9 @@ def measure(name: str, path: Path, entity_id: str) -> dict:
     for _ in range(ROUNDS):
         done = subprocess.run(
             [sys.executable, __file__, "--contender", name, str(path), entity_id],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {
@@ -174,10 +176,14 @@ def main() -> None:
         ours = measure("ours", path, entity_id)
         stock = measure("python3-saml", path, entity_id)
     for label, result in (("ours (iterparse)", ours), ("python3-saml IdPMetadataParser", stock)):
-        print(f"{label:<32} {result['seconds']:6.2f} s   peak {result['peak_mb']:6.0f} MB "
-              f"(interpreter and imports: {result['baseline_mb']:.0f} MB)")
-    print(f"ratio (python3-saml / ours): time {stock['seconds'] / ours['seconds']:.1f}x, "
-          f"peak memory {stock['peak_mb'] / ours['peak_mb']:.1f}x")
+        print(
+            f"{label:<32} {result['seconds']:6.2f} s   peak {result['peak_mb']:6.0f} MB "
+            f"(interpreter and imports: {result['baseline_mb']:.0f} MB)"
+        )
+    print(
+        f"ratio (python3-saml / ours): time {stock['seconds'] / ours['seconds']:.1f}x, "
+        f"peak memory {stock['peak_mb'] / ours['peak_mb']:.1f}x"
+    )
     within = ours["seconds"] < TARGET_SECONDS and ours["peak_mb"] < TARGET_MB
     print(f"target (< {TARGET_SECONDS:.0f} s, < {TARGET_MB:.0f} MB): {'met' if within else 'MISSED'}")
     if not within:

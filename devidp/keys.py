@@ -57,7 +57,7 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
 def _issue_certificate(private_key: rsa.RSAPrivateKey) -> x509.Certificate:
     """Create a self-signed signing certificate for ``private_key``."""
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, COMMON_NAME)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()
         .subject_name(name)

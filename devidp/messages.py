@@ -47,7 +47,7 @@ def new_id() -> str:
 
 def saml_instant(moment: dt.datetime) -> str:
     """Format a moment as a SAML ``dateTime`` in UTC with second precision."""
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sub(parent: etree._Element, ns: str, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
@@ -111,7 +111,7 @@ def build_login_response(
     settings: Settings, credentials: Credentials, user: DemoUser, audience: Audience, now: dt.datetime | None = None
 ) -> bytes:
     """A successful ``samlp:Response`` with a signed assertion, itself signed; serialised."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     root = _response_root("Response", settings, audience.acs_url, audience.in_response_to, now)
     _status(root, (STATUS_SUCCESS,))
     assertion_id = _assertion(root, settings, user, audience, now)
@@ -124,7 +124,7 @@ def build_status_response(
     settings: Settings, credentials: Credentials, audience: Audience, codes: tuple[str, ...]
 ) -> bytes:
     """A signed ``samlp:Response`` without assertion, reporting a non-success status."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     root = _response_root("Response", settings, audience.acs_url, audience.in_response_to, now)
     _status(root, codes)
     root = sign_element(root, root.get("ID"), credentials)
@@ -133,7 +133,7 @@ def build_status_response(
 
 def build_logout_response(settings: Settings, destination: str, in_response_to: str) -> bytes:
     """A successful ``samlp:LogoutResponse`` (signed at the binding level by the caller)."""
-    root = _response_root("LogoutResponse", settings, destination, in_response_to, dt.datetime.now(dt.timezone.utc))
+    root = _response_root("LogoutResponse", settings, destination, in_response_to, dt.datetime.now(dt.UTC))
     _status(root, (STATUS_SUCCESS,))
     return etree.tostring(root, encoding="UTF-8")
 
