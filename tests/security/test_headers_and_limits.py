@@ -64,8 +64,9 @@ def test_no_template_carries_inline_script_or_event_handlers():
 # --- Rate limits ---------------------------------------------------------------------------------
 
 def _limited(instance, **overrides):
-    return instance(RATELIMIT_ENABLED=True, RATELIMIT_ACS="3 per minute", RATELIMIT_LOGIN="3 per minute",
-                            **overrides)
+    # A window opens at a client's first request and lasts an hour: however slow the machine, a
+    # test's few requests fall in one window (with "per minute", a minute's stall would reset the count).
+    return instance(RATELIMIT_ENABLED=True, RATELIMIT_ACS="3 per hour", RATELIMIT_LOGIN="3 per hour", **overrides)
 
 
 def _acs(client, ip="203.0.113.7", **headers):
@@ -78,7 +79,7 @@ def test_the_acs_answers_429_with_a_clean_page_after_the_limit(instance, acme):
     refused = _acs(client)
     assert refused.status_code == 429
     assert b"Error code: <code>request.rate_limited</code>" in refused.data
-    assert b"3 per 1 minute" not in refused.data
+    assert b"3 per 1 hour" not in refused.data
     assert int(refused.headers["Retry-After"]) > 0
     assert refused.headers["X-Frame-Options"] == "DENY"
     as_json = _acs(client, Accept="application/json")
@@ -124,14 +125,31 @@ def test_an_unreachable_shared_storage_falls_back_to_counting_in_memory(instance
     assert [_acs(client).status_code for _ in range(4)] == [400, 400, 400, 429]
 
 
+def _answers(redis, socket: Path) -> bool:
+    if not socket.exists():
+        return False
+    try:
+        with redis.Redis(unix_socket_path=str(socket), socket_timeout=5) as connection:
+            return bool(connection.ping())
+    except redis.RedisError:
+        return False
+
+
 @pytest.fixture(scope="module")
 def redis_socket(tmp_path_factory):
     folder = tmp_path_factory.mktemp("redis")
     socket = folder / "redis.sock"
     server = subprocess.Popen([REDIS_SERVER, "--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly", "no",
                                "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
+    # Wait until redis answers, not merely until its socket file exists: until then the limiter would
+    # silently count in memory. No speed is assumed; the deadline only stops a server that never starts.
+    import redis
+
+    deadline = time.monotonic() + 120
+    while not _answers(redis, socket):
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"redis-server did not start answering (exit status {server.wait()})")
         time.sleep(0.05)
     yield f"redis+unix://{socket}"
     server.terminate()
