@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from flask import Flask
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 
 from sp.extensions import db
 
@@ -37,3 +39,12 @@ def ping() -> bool:
         db.session.rollback()
         return False
     return True
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched.
+
+    Session.execute is typed to return a Result, but for a DML statement it is a CursorResult,
+    the class that carries rowcount.
+    """
+    return cast(CursorResult[Any], result).rowcount

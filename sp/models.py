@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +25,13 @@ from sqlalchemy.sql import true
 from sp.clock import as_utc, utcnow
 from sp.extensions import db
 
+if TYPE_CHECKING:
+    # db.Model is a class Flask-SQLAlchemy builds at run time, which mypy cannot take as a base
+    # class: to the type checker the models derive from SQLAlchemy's typed declarative base.
+    from sqlalchemy.orm import DeclarativeBase as Model
+else:
+    Model = db.Model
+
 
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every database (SQLite hands back naive values)."""
@@ -43,7 +50,7 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else as_utc(value)
 
 
-class Tenant(db.Model):
+class Tenant(Model):
     """One customer company: its IdP, users, groups and SSO settings."""
 
     __tablename__ = "tenant"
@@ -76,7 +83,7 @@ class Tenant(db.Model):
     identity_provider: Mapped[IdentityProvider | None] = relationship(back_populates="tenant", uselist=False)
 
 
-class TenantDomain(db.Model):
+class TenantDomain(Model):
     """An email domain that routes a typed address to its tenant on the login screen."""
 
     __tablename__ = "tenant_domain"
@@ -88,7 +95,7 @@ class TenantDomain(db.Model):
     tenant: Mapped[Tenant] = relationship(back_populates="domains")
 
 
-class UserGroup(db.Model):
+class UserGroup(Model):
     """A tenant's group of users, with the permissions its members get."""
 
     __tablename__ = "user_group"
@@ -101,7 +108,7 @@ class UserGroup(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class MappingRule(db.Model):
+class MappingRule(Model):
     """When an attribute value matches `value`, the user's group is `group`; lowest priority first."""
 
     __tablename__ = "mapping_rule"
@@ -123,7 +130,7 @@ class MappingRule(db.Model):
     group: Mapped[UserGroup] = relationship()
 
 
-class IdentityProvider(db.Model):
+class IdentityProvider(Model):
     """The tenant's IdP as parsed from its metadata; `revision` changes with every import."""
 
     __tablename__ = "identity_provider"
@@ -146,7 +153,7 @@ class IdentityProvider(db.Model):
     tenant: Mapped[Tenant] = relationship(back_populates="identity_provider")
 
 
-class User(db.Model):
+class User(Model):
     """A tenant's user, keyed by the NameID its IdP asserts; never has a password."""
 
     __tablename__ = "user"
@@ -171,7 +178,7 @@ class User(db.Model):
     group: Mapped[UserGroup] = relationship()
 
 
-class SamlRequest(db.Model):
+class SamlRequest(Model):
     """An AuthnRequest or LogoutRequest we sent and may still receive an answer to (server-side state)."""
 
     __tablename__ = "saml_request"
@@ -186,7 +193,7 @@ class SamlRequest(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ReplayEntry(db.Model):
+class ReplayEntry(Model):
     """An assertion we accepted; its key may be inserted only once while it is valid."""
 
     __tablename__ = "saml_replay"
@@ -198,7 +205,7 @@ class ReplayEntry(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     """A signed-in browser session; revoking the row signs the browser out everywhere."""
 
     __tablename__ = "user_session"
@@ -219,7 +226,7 @@ class UserSession(db.Model):
 Index("ix_user_session_tenant_id", UserSession.tenant_id)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """An append-only record of something that changed who can do what, and who or what did it."""
 
     __tablename__ = "audit_event"
@@ -236,7 +243,7 @@ class AuditEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class IdpMetadataVersion(db.Model):
+class IdpMetadataVersion(Model):
     """One imported version of a tenant's IdP metadata; the active one is what IdentityProvider holds."""
 
     __tablename__ = "idp_metadata_version"
@@ -259,7 +266,7 @@ class IdpMetadataVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class IdpMetadataSource(db.Model):
+class IdpMetadataSource(Model):
     """Where a tenant's IdP metadata is fetched from, and how the last fetches went."""
 
     __tablename__ = "idp_metadata_source"
@@ -283,7 +290,7 @@ class IdpMetadataSource(db.Model):
     next_refresh_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class LoginTrace(db.Model):
+class LoginTrace(Model):
     """One ACS or SLS attempt, successful or refused: what support needs to see why, and no secrets.
 
     Never a session cookie, a key or the raw message: only the facts a reason refers to.
@@ -315,7 +322,7 @@ class LoginTrace(db.Model):
     tenant: Mapped[Tenant] = relationship()
 
 
-class OpsApiToken(db.Model):
+class OpsApiToken(Model):
     """A bearer token for the ops API; only its SHA-256 is stored, the token is shown once."""
 
     __tablename__ = "ops_api_token"
@@ -331,7 +338,7 @@ class OpsApiToken(db.Model):
 Index("ix_login_trace_tenant_id_time", LoginTrace.tenant_id, LoginTrace.time)
 
 
-class OpsUser(db.Model):
+class OpsUser(Model):
     """One of our operators: a local account with a password (tenant users never have one)."""
 
     __tablename__ = "ops_user"

@@ -16,7 +16,7 @@ from sp import create_app  # noqa: E402
 from sp.config import database_url  # noqa: E402
 from sp.extensions import db  # noqa: E402
 from sp.saml import keys as sp_keys  # noqa: E402
-from support.journeys import IDP_ENTITY_ID, SP_BASE, add_tenant, make_app  # noqa: E402
+from support.journeys import IDP_ENTITY_ID, SP_BASE, Browser, add_tenant, make_app  # noqa: E402
 from support.keys import make_key_pair  # noqa: E402
 from support.saml_builder import ResponseBuilder  # noqa: E402
 
@@ -47,7 +47,9 @@ def database(tmp_path_factory, settings_dir) -> str:
     """The test database URL, migrated from empty with `flask db upgrade` once per session."""
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     url = database_url(url)
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "t", "SAML_SETTINGS_DIR": settings_dir})
+    app = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "t", "SAML_SETTINGS_DIR": settings_dir}
+    )
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as connection:
@@ -94,5 +96,3 @@ def acme(app, builder):
     """Tenant 'acme' trusting the fast test IdP; returns its slug."""
     add_tenant(app, "acme", builder.metadata(), domains=["acme.example"])
     return "acme"
-
-

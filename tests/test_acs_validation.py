@@ -41,6 +41,7 @@ def test_control_the_unmodified_response_logs_in(client, app, acme, builder):
 
 # --- Replay -------------------------------------------------------------------------------
 
+
 def test_the_same_assertion_posted_twice_is_refused_the_second_time(client, app, acme, builder):
     message = builder.b64()
     assert post_acs(client, acme, message).status_code == 303
@@ -59,6 +60,7 @@ def test_a_refused_message_never_writes_the_replay_cache(client, app, acme, buil
 
 
 # --- InResponseTo and IdP-initiated -------------------------------------------------------
+
 
 def test_an_answer_to_a_request_this_browser_never_started_is_refused(client, app, acme, builder):
     # Login CSRF: an attacker's own IdP answer, posted from the victim's browser, finishes nothing.
@@ -114,33 +116,44 @@ def test_a_subject_confirmation_answering_another_request_is_refused(client, app
 
 # --- Destination and Recipient ------------------------------------------------------------
 
-@pytest.mark.parametrize("destination,code", [
-    (None, "saml.destination_missing"),
-    ("", "saml.destination_missing"),
-    (ACS + "/extra", "saml.destination_mismatch"),          # python3-saml accepts: a prefix match
-    (ACS.replace("/acme/", "/acme2/"), "saml.destination_mismatch"),
-    ("https://evil.example/saml/acme/acs", "saml.destination_mismatch"),
-])
+
+@pytest.mark.parametrize(
+    "destination,code",
+    [
+        (None, "saml.destination_missing"),
+        ("", "saml.destination_missing"),
+        (ACS + "/extra", "saml.destination_mismatch"),  # python3-saml accepts: a prefix match
+        (ACS.replace("/acme/", "/acme2/"), "saml.destination_mismatch"),
+        ("https://evil.example/saml/acme/acs", "saml.destination_mismatch"),
+    ],
+)
 def test_destination_must_be_present_and_equal_to_the_tenants_acs(client, app, acme, builder, destination, code):
     refused(app, post_acs(client, acme, builder.b64(destination=destination)), code)
 
 
-@pytest.mark.parametrize("recipient,code", [
-    (None, "saml.recipient_missing"),
-    ("https://evil.example/?" + ACS, "saml.recipient_mismatch"),  # python3-saml accepts: a substring match
-    (ACS + "x", "saml.recipient_mismatch"),
-])
+@pytest.mark.parametrize(
+    "recipient,code",
+    [
+        (None, "saml.recipient_missing"),
+        ("https://evil.example/?" + ACS, "saml.recipient_mismatch"),  # python3-saml accepts: a substring match
+        (ACS + "x", "saml.recipient_mismatch"),
+    ],
+)
 def test_recipient_must_be_present_and_equal_to_the_tenants_acs(client, app, acme, builder, recipient, code):
     refused(app, post_acs(client, acme, builder.b64(recipient=recipient)), code)
 
 
 # --- Audience -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("audiences,code", [
-    (None, "saml.audience_missing"),                             # python3-saml accepts no AudienceRestriction
-    ([["https://other.example/sp"]], "saml.audience_mismatch"),
-    ([[ENTITY], ["https://other.example/sp"]], "saml.audience_mismatch"),  # every restriction must name us
-])
+
+@pytest.mark.parametrize(
+    "audiences,code",
+    [
+        (None, "saml.audience_missing"),  # python3-saml accepts no AudienceRestriction
+        ([["https://other.example/sp"]], "saml.audience_mismatch"),
+        ([[ENTITY], ["https://other.example/sp"]], "saml.audience_mismatch"),  # every restriction must name us
+    ],
+)
 def test_every_audience_restriction_must_name_our_entity_id(client, app, acme, builder, audiences, code):
     refused(app, post_acs(client, acme, builder.b64(audiences=audiences)), code)
 
@@ -151,8 +164,11 @@ def test_an_audience_restriction_listing_us_among_others_is_accepted(client, acm
 
 # --- Time ---------------------------------------------------------------------------------
 
+
 def test_a_subject_confirmation_without_not_on_or_after_is_refused(client, app, acme, builder):
-    refused(app, post_acs(client, acme, builder.b64(confirmation_not_on_or_after=False)), "saml.not_on_or_after_missing")
+    refused(
+        app, post_acs(client, acme, builder.b64(confirmation_not_on_or_after=False)), "saml.not_on_or_after_missing"
+    )
 
 
 def test_an_expired_assertion_is_refused(client, app, acme, builder):
@@ -178,8 +194,11 @@ def test_an_ancient_issue_instant_is_refused_even_with_a_far_expiry(client, app,
 
 # --- Signature ----------------------------------------------------------------------------
 
+
 def test_an_unsigned_response_is_refused(client, app, acme, builder):
-    refused(app, post_acs(client, acme, builder.b64(sign_assertion=False, sign_response=False)), "saml.signature_missing")
+    refused(
+        app, post_acs(client, acme, builder.b64(sign_assertion=False, sign_response=False)), "saml.signature_missing"
+    )
 
 
 def test_sha1_signatures_are_refused(client, app, acme, builder):
@@ -187,8 +206,9 @@ def test_sha1_signatures_are_refused(client, app, acme, builder):
 
 
 def test_a_response_signed_by_a_key_not_in_the_metadata_is_refused(client, app, acme):
-    stranger = ResponseBuilder(*make_key_pair("Stranger"), entity_id="https://idp.acme.example/saml",
-                               sp_base=SP_BASE, slug="acme")
+    stranger = ResponseBuilder(
+        *make_key_pair("Stranger"), entity_id="https://idp.acme.example/saml", sp_base=SP_BASE, slug="acme"
+    )
     refused(app, post_acs(client, acme, stranger.b64()), "saml.signature_invalid")
 
 
@@ -203,6 +223,7 @@ def test_content_changed_after_signing_is_refused(client, app, acme, builder):
 
 # --- Identity -----------------------------------------------------------------------------
 
+
 def test_an_empty_name_id_is_refused(client, app, acme, builder):
     refused(app, post_acs(client, acme, builder.b64(name_id="")), "saml.name_id_missing")
 
@@ -213,8 +234,9 @@ def test_an_issuer_other_than_the_tenants_idp_is_refused(client, app, acme, buil
 
 def test_the_tenant_comes_from_the_url_not_the_issuer(client, app, acme, builder):
     # initech trusts a different IdP; acme's genuine response posted to initech's ACS acts on nobody.
-    other = ResponseBuilder(*make_key_pair("Initech IdP"), entity_id="https://idp.initech.example",
-                            sp_base=SP_BASE, slug="initech")
+    other = ResponseBuilder(
+        *make_key_pair("Initech IdP"), entity_id="https://idp.initech.example", sp_base=SP_BASE, slug="initech"
+    )
     add_tenant(app, "initech", other.metadata())
     refused(app, post_acs(client, "initech", builder.b64()), "saml.issuer_mismatch")
     # Even re-addressed to initech, acme's IdP is not initech's.
@@ -242,14 +264,18 @@ def test_a_deactivated_user_is_refused(client, app, acme, builder):
 
 # --- Malformed input ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("value,code", [
-    (None, "saml.malformed"),
-    ("", "saml.malformed"),
-    ("not base64!!", "saml.malformed"),
-    ("PGZvbw", "saml.malformed"),                         # base64 of '<foo' without padding
-    ("bm90IHhtbCBhdCBhbGw=", "saml.malformed"),           # 'not xml at all'
-    ("PGZvby8+", "saml.malformed"),                       # '<foo/>': XML, not a SAML Response
-])
+
+@pytest.mark.parametrize(
+    "value,code",
+    [
+        (None, "saml.malformed"),
+        ("", "saml.malformed"),
+        ("not base64!!", "saml.malformed"),
+        ("PGZvbw", "saml.malformed"),  # base64 of '<foo' without padding
+        ("bm90IHhtbCBhdCBhbGw=", "saml.malformed"),  # 'not xml at all'
+        ("PGZvby8+", "saml.malformed"),  # '<foo/>': XML, not a SAML Response
+    ],
+)
 def test_malformed_input_is_a_clean_400(client, app, acme, value, code):
     data = {} if value is None else {"SAMLResponse": value}
     refused(app, client.post(f"/saml/{acme}/acs", data=data), code)

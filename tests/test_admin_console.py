@@ -41,9 +41,13 @@ def tenant_facts(app, slug: str = "acme") -> dict:
         from sp.tenancy import tenants
 
         tenant = tenants.find(slug)
-        return {"idp_initiated": tenant.idp_initiated, "clock_skew": tenant.clock_skew_seconds,
-                "email_attribute": tenant.email_attribute, "domains": [d.domain for d in tenant.domains],
-                "default_group_id": tenant.default_group_id}
+        return {
+            "idp_initiated": tenant.idp_initiated,
+            "clock_skew": tenant.clock_skew_seconds,
+            "email_attribute": tenant.email_attribute,
+            "domains": [d.domain for d in tenant.domains],
+            "default_group_id": tenant.default_group_id,
+        }
 
 
 def user_facts(app, user_id: int) -> dict:
@@ -51,8 +55,12 @@ def user_facts(app, user_id: int) -> dict:
         from sp.extensions import db
 
         user = db.session.get(User, user_id)
-        return {"active": user.active, "group": user.group.name, "group_source": user.group_source,
-                "group_detail": user.group_detail}
+        return {
+            "active": user.active,
+            "group": user.group.name,
+            "group_source": user.group_source,
+            "group_detail": user.group_detail,
+        }
 
 
 def audit_actions(app) -> list[str]:
@@ -60,6 +68,7 @@ def audit_actions(app) -> list[str]:
 
 
 # --- Who may come in --------------------------------------------------------------------
+
 
 def test_signed_out_visitors_are_sent_to_sign_in(client, acme):
     response = client.get("/admin/users")
@@ -87,6 +96,7 @@ def test_forms_without_the_csrf_token_are_refused(client, app, admin, bob):
 
 # --- Users ------------------------------------------------------------------------------
 
+
 def test_users_are_found_by_email_group_and_status(client, admin, bob):
     everyone = client.get("/admin/users").data
     assert b"alice@acme.example" in everyone and b"bob@acme.example" in everyone
@@ -110,15 +120,26 @@ def test_an_admin_moves_a_user_to_another_group_and_the_audit_log_says_who(clien
     assert moved.status_code == 303
     assert b"bob@acme.example is now in Engineering." in client.get(moved.headers["Location"]).data
 
-    assert user_facts(app, bob) == {"active": True, "group": "Engineering", "group_source": "admin",
-                                    "group_detail": "admin:alice@acme.example"}
+    assert user_facts(app, bob) == {
+        "active": True,
+        "group": "Engineering",
+        "group_source": "admin",
+        "group_detail": "admin:alice@acme.example",
+    }
     event = [e for e in rows(app, AuditEvent) if e.action == "user.group_changed"][-1]
     assert (event.actor, event.target) == (f"user:{admin}", "bob@acme.example")
-    assert event.details == {"from": "No access", "to": "Engineering", "from_source": "default", "source": "admin",
-                             "detail": "admin:alice@acme.example"}
+    assert event.details == {
+        "from": "No access",
+        "to": "Engineering",
+        "from_source": "default",
+        "source": "admin",
+        "detail": "admin:alice@acme.example",
+    }
 
 
-def test_deactivation_ends_the_users_sessions_at_once_and_reactivation_lets_them_back(client, app, acme, builder, admin):
+def test_deactivation_ends_the_users_sessions_at_once_and_reactivation_lets_them_back(
+    client, app, acme, builder, admin
+):
     bobs_browser = app.test_client()
     sign_in(bobs_browser, builder, "bob@acme.example")
     assert bobs_browser.get("/me").status_code == 200
@@ -151,11 +172,14 @@ def test_an_admin_cannot_deactivate_themselves_or_change_their_own_group(client,
 
 def test_unknown_users_and_groups_are_not_found(client, admin, bob):
     assert client.get("/admin/users/999999").status_code == 404
-    assert post_form(client, f"/admin/users/{bob}/group", {"group_id": "999999"}, f"/admin/users/{bob}").status_code == 404
+    assert (
+        post_form(client, f"/admin/users/{bob}/group", {"group_id": "999999"}, f"/admin/users/{bob}").status_code == 404
+    )
     assert post_form(client, f"/admin/users/{bob}/group", {"group_id": "x"}, f"/admin/users/{bob}").status_code == 404
 
 
 # --- Groups -----------------------------------------------------------------------------
+
 
 def test_an_admin_creates_a_group_edits_its_permissions_and_makes_it_the_default(client, app, admin):
     created = post_form(client, "/admin/groups", {"name": "Analysts", "permissions": "reports:read, reports:export"})
@@ -183,6 +207,7 @@ def test_bad_group_input_is_refused_and_changes_nothing(client, app, admin):
 
 # --- SSO settings -----------------------------------------------------------------------
 
+
 def test_the_settings_page_shows_the_idps_certificates_with_their_expiry(client, app, admin):
     page = client.get("/admin/settings").data.decode()
     from sp.models import IdentityProvider
@@ -194,9 +219,15 @@ def test_the_settings_page_shows_the_idps_certificates_with_their_expiry(client,
 
 
 def test_an_admin_changes_the_sso_settings_and_the_change_is_audited(client, app, admin):
-    saved = post_form(client, "/admin/settings", {
-        "clock_skew": "60", "domains": "acme.example\nacme.co.uk", "email_attribute": "mail",
-    })
+    saved = post_form(
+        client,
+        "/admin/settings",
+        {
+            "clock_skew": "60",
+            "domains": "acme.example\nacme.co.uk",
+            "email_attribute": "mail",
+        },
+    )
     assert saved.status_code == 303
     facts = tenant_facts(app)
     assert (facts["idp_initiated"], facts["clock_skew"], facts["email_attribute"]) == (False, 60, "mail")
@@ -207,12 +238,15 @@ def test_an_admin_changes_the_sso_settings_and_the_change_is_audited(client, app
     assert event.details["domains"] == {"from": ["acme.example"], "to": ["acme.co.uk", "acme.example"]}
 
 
-@pytest.mark.parametrize("form,words", [
-    ({"clock_skew": "301", "domains": "acme.example"}, b"between 0 and 300"),
-    ({"clock_skew": "-1", "domains": "acme.example"}, b"whole number"),
-    ({"clock_skew": "ninety", "domains": "acme.example"}, b"whole number"),
-    ({"clock_skew": "60", "domains": "not a domain"}, b"is not a domain name"),
-])
+@pytest.mark.parametrize(
+    "form,words",
+    [
+        ({"clock_skew": "301", "domains": "acme.example"}, b"between 0 and 300"),
+        ({"clock_skew": "-1", "domains": "acme.example"}, b"whole number"),
+        ({"clock_skew": "ninety", "domains": "acme.example"}, b"whole number"),
+        ({"clock_skew": "60", "domains": "not a domain"}, b"is not a domain name"),
+    ],
+)
 def test_bad_settings_are_refused_and_nothing_is_saved(client, app, admin, form, words):
     refused = post_form(client, "/admin/settings", {"idp_initiated": "on", **form})
     assert refused.status_code == 400 and words in refused.data
@@ -224,12 +258,15 @@ def test_a_domain_of_another_tenant_is_refused(client, app, admin, builder):
     from support.journeys import add_tenant
 
     add_tenant(app, "beta", None, domains=["beta.example"])
-    refused = post_form(client, "/admin/settings", {"idp_initiated": "on", "clock_skew": "120", "domains": "beta.example"})
+    refused = post_form(
+        client, "/admin/settings", {"idp_initiated": "on", "clock_skew": "120", "domains": "beta.example"}
+    )
     assert refused.status_code == 409
     assert tenant_facts(app)["domains"] == ["acme.example"]
 
 
 # --- Traces and audit -------------------------------------------------------------------
+
 
 def test_the_reference_from_a_users_error_page_finds_the_trace(client, app, acme, builder, admin):
     ref = ref_on(post_acs(app.test_client(), acme, builder.b64(audiences=None)).data)
@@ -273,7 +310,9 @@ def test_an_admin_deletes_a_group_moving_its_members_to_the_default_group(client
     assert kept.status_code == 409 and b"1 user holds group" in kept.data
     assert "Engineering" in [g.name for g in rows(app, UserGroup)]
 
-    gone = post_form(client, "/admin/groups/delete", {"group_id": engineering.id, "move_users": "on"}, page="/admin/groups")
+    gone = post_form(
+        client, "/admin/groups/delete", {"group_id": engineering.id, "move_users": "on"}, page="/admin/groups"
+    )
     assert gone.status_code == 303
     assert "Engineering" not in [g.name for g in rows(app, UserGroup)]
     with app.app_context():
@@ -281,7 +320,7 @@ def test_an_admin_deletes_a_group_moving_its_members_to_the_default_group(client
 
         moved = db.session.scalar(db.select(User).where(User.name_id == "bob@acme.example"))
         assert (moved.group.name, moved.group_source) == ("No access", "default")
-        assert moved.group_detail == "group 'Engineering' deleted by user:%d" % admin
+        assert moved.group_detail == f"group 'Engineering' deleted by user:{admin}"
     assert [e.action for e in rows(app, AuditEvent) if e.action == "group.deleted"] == ["group.deleted"]
 
 
@@ -289,8 +328,9 @@ def test_an_admin_cannot_delete_their_own_group_the_default_group_or_another_ten
     from support.journeys import add_tenant
 
     groups = {g.name: g for g in rows(app, UserGroup)}
-    own = post_form(client, "/admin/groups/delete", {"group_id": groups["Admins"].id, "move_users": "on"},
-                    page="/admin/groups")
+    own = post_form(
+        client, "/admin/groups/delete", {"group_id": groups["Admins"].id, "move_users": "on"}, page="/admin/groups"
+    )
     assert own.status_code == 409 and b"your own group" in own.data
     default = post_form(client, "/admin/groups/delete", {"group_id": groups["No access"].id}, page="/admin/groups")
     assert default.status_code == 409 and b"is the default group" in default.data

@@ -47,8 +47,15 @@ def test_another_tenants_user_is_not_found_on_any_page_or_form(client, app, beta
 
 def test_another_tenants_group_cannot_be_edited_or_made_default(client, app, beta, acme_admin):
     group = beta["group"]
-    assert client.post(f"/admin/groups/{group}", data={"permissions": "everything", "csrf_token": token(client)}).status_code == 404
-    assert client.post("/admin/groups/default", data={"group_id": group, "csrf_token": token(client)}).status_code == 404
+    assert (
+        client.post(
+            f"/admin/groups/{group}", data={"permissions": "everything", "csrf_token": token(client)}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post("/admin/groups/default", data={"group_id": group, "csrf_token": token(client)}).status_code == 404
+    )
     beta_group = next(g for g in rows(app, UserGroup) if g.id == group)
     assert beta_group.permissions == ["admin"]
     with app.app_context():
@@ -56,7 +63,9 @@ def test_another_tenants_group_cannot_be_edited_or_made_default(client, app, bet
         assert tenants.find("beta").default_group.name == "No access"
 
 
-def test_another_tenants_user_cannot_be_put_in_our_group_nor_ours_in_theirs(client, app, acme, builder, beta, acme_admin):
+def test_another_tenants_user_cannot_be_put_in_our_group_nor_ours_in_theirs(
+    client, app, acme, builder, beta, acme_admin
+):
     sign_in(app.test_client(), builder, "bob@acme.example")
     bob = user_id(app, acme, "bob@acme.example")
     moved = client.post(f"/admin/users/{bob}/group", data={"group_id": beta["group"], "csrf_token": token(client)})

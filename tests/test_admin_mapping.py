@@ -53,8 +53,14 @@ def post_form(client, path: str, data: dict):
 
 
 def rule_form(app, **changes) -> dict:
-    return {"attribute": "@role", "match": "equals", "value": "eng", "group_id": group_id(app, "Engineering"),
-            "priority": "", **changes}
+    return {
+        "attribute": "@role",
+        "match": "equals",
+        "value": "eng",
+        "group_id": group_id(app, "Engineering"),
+        "priority": "",
+        **changes,
+    }
 
 
 def stored_rules(app) -> list[tuple]:
@@ -70,6 +76,7 @@ def field_error(page: str, field: str) -> str:
 
 
 # --- The rules --------------------------------------------------------------------------
+
 
 def test_the_page_lists_the_rules_in_the_order_they_are_tried(client, app, admin):
     set_policy(app, role_attributes=["groups"], group_sync="first-login")
@@ -100,18 +107,21 @@ def test_a_rule_without_a_priority_goes_after_the_last_one(client, app, admin):
     assert stored_rules(app) == [(40, None, "equals", "first"), (50, None, "equals", "second")]
 
 
-@pytest.mark.parametrize("changes,field,words", [
-    ({"match": "regex", "value": "eng-(.*"}, "value", "not a valid RE2 regular expression"),
-    ({"match": "regex", "value": "(a)\\1"}, "value", "not a valid RE2 regular expression"),
-    ({"value": ""}, "value", "the pattern is empty"),
-    ({"value": "x" * 513}, "value", "longer than 512 characters"),
-    ({"match": "glob"}, "match", "unknown match kind"),
-    ({"attribute": ""}, "attribute", "the attribute name is 1 to 255 characters"),
-    ({"priority": "soon"}, "priority", "whole number"),
-    ({"priority": "-5"}, "priority", "whole number"),
-    ({"priority": "2000000"}, "priority", "between 0 and 1000000"),
-    ({"group_id": ""}, "group_id", "choose the group"),
-])
+@pytest.mark.parametrize(
+    "changes,field,words",
+    [
+        ({"match": "regex", "value": "eng-(.*"}, "value", "not a valid RE2 regular expression"),
+        ({"match": "regex", "value": "(a)\\1"}, "value", "not a valid RE2 regular expression"),
+        ({"value": ""}, "value", "the pattern is empty"),
+        ({"value": "x" * 513}, "value", "longer than 512 characters"),
+        ({"match": "glob"}, "match", "unknown match kind"),
+        ({"attribute": ""}, "attribute", "the attribute name is 1 to 255 characters"),
+        ({"priority": "soon"}, "priority", "whole number"),
+        ({"priority": "-5"}, "priority", "whole number"),
+        ({"priority": "2000000"}, "priority", "between 0 and 1000000"),
+        ({"group_id": ""}, "group_id", "choose the group"),
+    ],
+)
 def test_a_bad_rule_is_refused_next_to_its_field_and_nothing_is_stored(client, app, admin, changes, field, words):
     form = rule_form(app, **changes)
     refused = post_form(client, "/admin/mapping/rules", form)
@@ -146,14 +156,18 @@ def test_an_admin_removes_a_rule(client, app, admin):
 
 def test_rule_forms_without_the_csrf_token_are_refused(client, app, admin):
     rule = add_rule(app, "@role", "eng", "Engineering")
-    for path, data in (("/admin/mapping/rules", rule_form(app, value="other")), (f"/admin/mapping/rules/{rule}/remove", {}),
-                       ("/admin/mapping/preview", {"attributes": "groups=eng"})):
+    for path, data in (
+        ("/admin/mapping/rules", rule_form(app, value="other")),
+        (f"/admin/mapping/rules/{rule}/remove", {}),
+        ("/admin/mapping/preview", {"attributes": "groups=eng"}),
+    ):
         refused = client.post(path, data=data)
         assert refused.status_code == 400 and b"request.csrf" in refused.data
     assert stored_rules(app) == [(10, None, "equals", "eng")]
 
 
 # --- The preview ------------------------------------------------------------------------
+
 
 def result_of(page: str) -> str:
     assert '<h3 id="result-title">Result</h3>' in page, page
@@ -167,7 +181,9 @@ def test_the_preview_shows_the_group_the_rule_that_fired_and_why(client, app, ad
     users_before = [(u.id, u.group_id) for u in rows(app, User)]
     events_before = len(rows(app, AuditEvent))
 
-    shown = post_form(client, "/admin/mapping/preview", {"attributes": "groups=eng-web\r\ngroups=sp-admins\r\nemail=x@acme.example"})
+    shown = post_form(
+        client, "/admin/mapping/preview", {"attributes": "groups=eng-web\r\ngroups=sp-admins\r\nemail=x@acme.example"}
+    )
     assert shown.status_code == 200
     result = result_of(shown.data.decode())
     assert "<strong>Admins</strong>" in result
@@ -191,12 +207,15 @@ def test_without_a_matching_rule_the_preview_shows_the_default_group_or_the_refu
     assert "the login would be refused" in result
 
 
-@pytest.mark.parametrize("text,status,words", [
-    ("groups", 400, "&#39;groups&#39; is not NAME=VALUE"),
-    ("=eng", 400, "is not NAME=VALUE"),
-    ("\n  \n", 400, "type at least one NAME=VALUE line"),
-    ("groups=" + "x" * 70_000, 413, "more than 64 KiB"),
-])
+@pytest.mark.parametrize(
+    "text,status,words",
+    [
+        ("groups", 400, "&#39;groups&#39; is not NAME=VALUE"),
+        ("=eng", 400, "is not NAME=VALUE"),
+        ("\n  \n", 400, "type at least one NAME=VALUE line"),
+        ("groups=" + "x" * 70_000, 413, "more than 64 KiB"),
+    ],
+)
 def test_unreadable_preview_input_is_refused_in_the_form(client, admin, text, status, words):
     refused = post_form(client, "/admin/mapping/preview", {"attributes": text})
     assert refused.status_code == status
@@ -218,7 +237,7 @@ def test_the_preview_runs_on_a_recent_sign_ins_attributes(client, app, admin, bu
     page = shown.data.decode()
     result = result_of(page)
     assert "<strong>Engineering</strong>" in result and "matched groups=&#39;team-platform&#39;" in result
-    assert f"trace <a href=\"/admin/traces/{trace.ref}\">" in result
+    assert f'trace <a href="/admin/traces/{trace.ref}">' in result
     assert "groups=team-platform\ngroups=all" in page  # the box now holds them, to edit and try again
 
     trace_page = client.get(f"/admin/traces/{trace.ref}").data.decode()
@@ -228,34 +247,59 @@ def test_the_preview_runs_on_a_recent_sign_ins_attributes(client, app, admin, bu
 def test_the_settings_page_sets_the_role_attributes_group_sync_and_on_no_match(client, app, admin):
     page = client.get("/admin/settings").data.decode()
     assert 'name="group_sync" type="radio" value="never" checked' in page
-    saved = post_form(client, "/admin/settings", {
-        "idp_initiated": "on", "clock_skew": "120", "domains": "acme.example",
-        "role_attributes": "groups\r\n memberOf \r\n\r\n", "group_sync": "every-login", "on_no_match": "deny",
-    })
+    saved = post_form(
+        client,
+        "/admin/settings",
+        {
+            "idp_initiated": "on",
+            "clock_skew": "120",
+            "domains": "acme.example",
+            "role_attributes": "groups\r\n memberOf \r\n\r\n",
+            "group_sync": "every-login",
+            "on_no_match": "deny",
+        },
+    )
     assert saved.status_code == 303
     with app.app_context():
         assert group_policy.settings_snapshot(tenants.find("acme")) == {
-            "role_attributes": ["groups", "memberOf"], "group_sync": "every-login", "on_no_match": "deny"}
+            "role_attributes": ["groups", "memberOf"],
+            "group_sync": "every-login",
+            "on_no_match": "deny",
+        }
     event = [e for e in rows(app, AuditEvent) if e.action == "tenant.settings_changed"][-1]
     assert event.actor == f"user:{admin}"
     assert event.details["group_sync"] == {"from": "never", "to": "every-login"}
     assert event.details["role_attributes"] == {"from": [], "to": ["groups", "memberOf"]}
 
 
-@pytest.mark.parametrize("changes,words", [
-    ({"group_sync": "sometimes"}, "group sync is one of never, first-login, every-login"),
-    ({"on_no_match": "shrug"}, "on-no-match is one of default, deny"),
-    ({"role_attributes": "@role"}, "&#39;@role&#39; is not an attribute name"),
-    ({"role_attributes": "\n".join(f"attr{n}" for n in range(11))}, "at most 10 role attributes"),
-])
+@pytest.mark.parametrize(
+    "changes,words",
+    [
+        ({"group_sync": "sometimes"}, "group sync is one of never, first-login, every-login"),
+        ({"on_no_match": "shrug"}, "on-no-match is one of default, deny"),
+        ({"role_attributes": "@role"}, "&#39;@role&#39; is not an attribute name"),
+        ({"role_attributes": "\n".join(f"attr{n}" for n in range(11))}, "at most 10 role attributes"),
+    ],
+)
 def test_a_bad_group_policy_setting_is_refused_and_nothing_is_saved(client, app, admin, changes, words):
-    form = {"idp_initiated": "on", "clock_skew": "60", "domains": "acme.example", "role_attributes": "groups",
-            "group_sync": "first-login", "on_no_match": "default", **changes}
+    form = {
+        "idp_initiated": "on",
+        "clock_skew": "60",
+        "domains": "acme.example",
+        "role_attributes": "groups",
+        "group_sync": "first-login",
+        "on_no_match": "default",
+        **changes,
+    }
     refused = post_form(client, "/admin/settings", form)
     assert refused.status_code == 400 and words in refused.data.decode()
     with app.app_context():
         tenant = tenants.find("acme")
-        assert group_policy.settings_snapshot(tenant) == {"role_attributes": [], "group_sync": "never", "on_no_match": "default"}
+        assert group_policy.settings_snapshot(tenant) == {
+            "role_attributes": [],
+            "group_sync": "never",
+            "on_no_match": "default",
+        }
         assert tenant.clock_skew_seconds == 120
 
 
@@ -271,6 +315,7 @@ def test_under_every_login_the_user_page_says_a_manual_change_lasts_until_the_ne
 
 
 # --- Another tenant's rules -------------------------------------------------------------
+
 
 @pytest.fixture
 def beta(app, idp_keys) -> dict:

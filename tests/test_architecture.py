@@ -74,7 +74,7 @@ def test_no_module_imports_itself_back_through_others():
             if target not in GRAPH:
                 continue
             if state[target] == 1:
-                cycles.append(stack[stack.index(target):] + [target])
+                cycles.append(stack[stack.index(target) :] + [target])
             elif state[target] == 0:
                 visit(target)
         stack.pop()
@@ -93,8 +93,18 @@ def test_every_module_reads_in_one_sitting(name):
 
 
 SAML_MAY_IMPORT = {"sp", "sp.errors", "sp.clock"}
-WEB_AND_DATABASE = {"flask", "werkzeug", "sqlalchemy", "flask_sqlalchemy", "flask_login", "flask_wtf", "flask_migrate",
-                    "flask_limiter", "itsdangerous", "jinja2"}
+WEB_AND_DATABASE = {
+    "flask",
+    "werkzeug",
+    "sqlalchemy",
+    "flask_sqlalchemy",
+    "flask_login",
+    "flask_wtf",
+    "flask_migrate",
+    "flask_limiter",
+    "itsdangerous",
+    "jinja2",
+}
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if n.startswith("sp.saml")))
@@ -129,8 +139,10 @@ def _package(module: str) -> str:
 def test_services_never_reach_up_into_the_web_or_the_cli(package):
     wrong = {
         (name, target)
-        for name in MODULES if _package(name) == package
-        for target in GRAPH[name] if target not in BOTTOM and _package(target) not in MAY_USE[package]
+        for name in MODULES
+        if _package(name) == package
+        for target in GRAPH[name]
+        if target not in BOTTOM and _package(target) not in MAY_USE[package]
     }
     assert not wrong, f"{package} imports what it must not: {sorted(wrong)}"
 
@@ -140,8 +152,15 @@ def test_views_and_commands_write_no_query(name):
     """Views and commands adapt; the services they call own every query and commit."""
     source = MODULES[name].read_text()
     assert "sqlalchemy" not in _third_party(name), f"{name} imports SQLAlchemy"
-    for call in ("db.session.execute", "db.session.scalar", "db.session.get", "db.session.commit", "db.session.add",
-                 "db.session.query", "db.session.delete"):
+    for call in (
+        "db.session.execute",
+        "db.session.scalar",
+        "db.session.get",
+        "db.session.commit",
+        "db.session.add",
+        "db.session.query",
+        "db.session.delete",
+    ):
         assert call not in source, f"{name} calls {call}: move it into a service"
 
 

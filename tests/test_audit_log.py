@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from sp.extensions import db
 from sp.models import AuditEvent
 from sp.records import audit
 
-DAY = datetime(2026, 3, 14, 12, 0, tzinfo=timezone.utc)
+DAY = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -34,17 +34,25 @@ def test_written_events_cannot_be_changed_or_deleted(app, events):
             db.session.commit()
 
 
-@pytest.mark.parametrize("filters,expected", [
-    (audit.Filters(action="user."), ["user.group_changed", "user.login"]),
-    (audit.Filters(action="user.login"), ["user.login"]),
-    (audit.Filters(actor="ops:sam"), ["ops.signed_in"]),
-    (audit.Filters(target="BOB@"), ["user.group_changed"]),
-    (audit.Filters(target_is="bob@acme.example"), ["user.group_changed"]),
-    (audit.Filters(target_is="bob@acme"), []),
-    (audit.Filters(since=DAY + timedelta(hours=12), until=DAY + timedelta(days=1, hours=12)), ["user.group_changed"]),
-    (audit.Filters(action="user%"), []),
-])
+@pytest.mark.parametrize(
+    "filters,expected",
+    [
+        (audit.Filters(action="user."), ["user.group_changed", "user.login"]),
+        (audit.Filters(action="user.login"), ["user.login"]),
+        (audit.Filters(actor="ops:sam"), ["ops.signed_in"]),
+        (audit.Filters(target="BOB@"), ["user.group_changed"]),
+        (audit.Filters(target_is="bob@acme.example"), ["user.group_changed"]),
+        (audit.Filters(target_is="bob@acme"), []),
+        (
+            audit.Filters(since=DAY + timedelta(hours=12), until=DAY + timedelta(days=1, hours=12)),
+            ["user.group_changed"],
+        ),
+        (audit.Filters(action="user%"), []),
+    ],
+)
 def test_filters_narrow_the_log_newest_first(app, events, filters, expected):
     with app.app_context():
-        found = [e.action for e in audit.search(filters) if e.action != "tenant.created" and not e.action.startswith("idp.")]
+        found = [
+            e.action for e in audit.search(filters) if e.action != "tenant.created" and not e.action.startswith("idp.")
+        ]
     assert found == expected

@@ -26,12 +26,24 @@ def test_ops_onboard_a_tenant_from_the_command_line(runner, app, builder, tmp_pa
     assert "signing certificate SHA-256 " in imported.output and " expires " in imported.output
 
     listed = json.loads(invoke(runner, "tenant", "list", "--json").output)
-    assert listed == [{
-        "slug": "acme", "name": "Acme Inc", "domains": ["acme.example"], "idp_initiated": True,
-        "single_logout": True, "single_logout_active": False, "clock_skew_seconds": 120, "default_group": "No access", "email_attribute": None,
-        "name_attribute": None, "role_attributes": [], "group_sync": "never",
-        "on_no_match": "default", "idp_entity_id": "https://idp.acme.example/saml",
-    }]
+    assert listed == [
+        {
+            "slug": "acme",
+            "name": "Acme Inc",
+            "domains": ["acme.example"],
+            "idp_initiated": True,
+            "single_logout": True,
+            "single_logout_active": False,
+            "clock_skew_seconds": 120,
+            "default_group": "No access",
+            "email_attribute": None,
+            "name_attribute": None,
+            "role_attributes": [],
+            "group_sync": "never",
+            "on_no_match": "default",
+            "idp_entity_id": "https://idp.acme.example/saml",
+        }
+    ]
     actions = [e.action for e in rows(app, AuditEvent)]
     assert actions == ["tenant.created", "idp.metadata_imported"]
 
@@ -48,9 +60,12 @@ def test_a_refused_import_exits_non_zero_with_one_line_and_no_traceback(runner, 
         (b"", "empty"),
         (b"<not-xml", "not well-formed"),
         (b'<!DOCTYPE x [<!ENTITY a "b">]><x/>', "DTD"),
-        (b'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example">'
-         b'<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/>'
-         b"</md:EntityDescriptor>", "service provider"),
+        (
+            b'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example">'
+            b'<md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/>'
+            b"</md:EntityDescriptor>",
+            "service provider",
+        ),
     ]:
         path = tmp_path / "bad.xml"
         path.write_bytes(content)
@@ -80,10 +95,18 @@ def test_groups_and_default_group(runner, app, acme, builder):
     assert invoke(runner, "tenant", "set", "acme", "--default-group", "Analysts").exit_code == 0
     post_acs(app.test_client(), acme, builder.b64())
     users = json.loads(invoke(runner, "user", "list", "acme", "--json").output)
-    assert users == [{
-        "name_id": "alice@acme.example", "email": "alice@acme.example", "display_name": "Alice Example",
-        "group": "Analysts", "group_source": "default", "group_detail": None, "active": True, "source": "jit",
-    }]
+    assert users == [
+        {
+            "name_id": "alice@acme.example",
+            "email": "alice@acme.example",
+            "display_name": "Alice Example",
+            "group": "Analysts",
+            "group_source": "default",
+            "group_detail": None,
+            "active": True,
+            "source": "jit",
+        }
+    ]
 
 
 def test_a_tenant_created_with_a_named_default_group(runner):
@@ -101,18 +124,38 @@ def test_conflicting_tenants_and_bad_slugs_are_refused(runner, acme):
 def test_purge_forgets_only_expired_state(runner, app, acme, builder):
     post_acs(app.test_client(), acme, builder.b64())
     result = invoke(runner, "saml", "purge")
-    assert result.exit_code == 0 and "purged 0 expired requests, 0 expired replay entries and 0 old login traces" in result.output
+    assert (
+        result.exit_code == 0
+        and "purged 0 expired requests, 0 expired replay entries and 0 old login traces" in result.output
+    )
 
 
 def test_the_email_and_name_attributes_are_per_tenant_settings(runner, app, acme, builder):
-    result = invoke(runner, "tenant", "set", "acme", "--email-attribute", "urn:oid:0.9.2342.19200300.100.1.3",
-                    "--name-attribute", "cn")
+    result = invoke(
+        runner,
+        "tenant",
+        "set",
+        "acme",
+        "--email-attribute",
+        "urn:oid:0.9.2342.19200300.100.1.3",
+        "--name-attribute",
+        "cn",
+    )
     assert result.exit_code == 0, result.output
-    post_acs(app.test_client(), acme, builder.b64(
-        name_id="u-4711", name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-        attributes={"urn:oid:0.9.2342.19200300.100.1.3": ["dana@acme.example"], "cn": ["Dana Scully"],
-                    "email": ["ignored@acme.example"], "displayName": ["Ignored"]},
-    ))
+    post_acs(
+        app.test_client(),
+        acme,
+        builder.b64(
+            name_id="u-4711",
+            name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            attributes={
+                "urn:oid:0.9.2342.19200300.100.1.3": ["dana@acme.example"],
+                "cn": ["Dana Scully"],
+                "email": ["ignored@acme.example"],
+                "displayName": ["Ignored"],
+            },
+        ),
+    )
     [user] = json.loads(invoke(runner, "user", "list", "acme", "--json").output)
     assert (user["email"], user["display_name"]) == ("dana@acme.example", "Dana Scully")
     back = json.loads(invoke(runner, "tenant", "set", "acme", "--email-attribute", "", "--name-attribute", "").output)

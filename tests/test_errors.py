@@ -45,7 +45,9 @@ def test_each_code_is_the_classes_own(cls):
 def test_each_code_is_explained_for_the_people_who_meet_it(cls):
     page = documented()
     assert cls.code in page, f"docs/errors.md does not explain {cls.code!r} ({cls.__module__}.{cls.__name__})"
-    assert page[cls.code] == cls.status, f"docs/errors.md gives {cls.code!r} the status {page[cls.code]}, not {cls.status}"
+    assert page[cls.code] == cls.status, (
+        f"docs/errors.md gives {cls.code!r} the status {page[cls.code]}, not {cls.status}"
+    )
 
 
 def test_the_page_lists_no_code_the_product_cannot_emit():
@@ -56,6 +58,9 @@ def test_the_page_lists_no_code_the_product_cannot_emit():
 
 def test_a_detail_goes_in_through_the_constructor():
     refusal = errors.SignatureInvalid("the response was signed by another key")
-    assert (refusal.code, refusal.status, refusal.reason) == ("saml.signature_invalid", 400,
-                                                             "the response was signed by another key")
+    assert (refusal.code, refusal.status, refusal.reason) == (
+        "saml.signature_invalid",
+        400,
+        "the response was signed by another key",
+    )
     assert errors.SignatureInvalid().reason == errors.SignatureInvalid.message

@@ -17,8 +17,9 @@ ENTRA_GROUPS = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
 ADMINS_OBJECT_ID = "5f2c3a1e-8d4b-4c7a-9e2f-0b1d6a7c8e9f"
 
 
-def rule(match: str, value: str, group: int = ADMINS, *, attribute: str | None = None, priority: int = 10,
-         id: int = 1) -> Rule:
+def rule(
+    match: str, value: str, group: int = ADMINS, *, attribute: str | None = None, priority: int = 10, id: int = 1
+) -> Rule:
     return Rule(id=id, priority=priority, attribute=attribute, match=match, value=value, group_id=group)
 
 
@@ -84,7 +85,11 @@ def test_on_a_priority_tie_the_older_rule_wins():
 def test_every_role_attribute_counts_and_the_decision_says_which_one_matched():
     rules = [rule("equals", ADMINS_OBJECT_ID)]
     decision = evaluate({ENTRA_GROUPS: [ADMINS_OBJECT_ID]}, rules, ["groups", ENTRA_GROUPS], DEFAULT)
-    assert (decision.group_id, decision.matched_attribute, decision.matched_value) == (ADMINS, ENTRA_GROUPS, ADMINS_OBJECT_ID)
+    assert (decision.group_id, decision.matched_attribute, decision.matched_value) == (
+        ADMINS,
+        ENTRA_GROUPS,
+        ADMINS_OBJECT_ID,
+    )
 
 
 def test_a_rule_on_a_named_attribute_reads_only_that_attribute():
@@ -94,7 +99,9 @@ def test_a_rule_on_a_named_attribute_reads_only_that_attribute():
 
 
 def test_a_role_attribute_rule_does_not_read_other_attributes():
-    assert evaluate({"department": ["sp-admins"]}, [rule("equals", "sp-admins")], ["groups"], DEFAULT).group_id == DEFAULT
+    assert (
+        evaluate({"department": ["sp-admins"]}, [rule("equals", "sp-admins")], ["groups"], DEFAULT).group_id == DEFAULT
+    )
 
 
 def test_without_a_configured_role_attribute_role_rules_match_nothing():
@@ -118,15 +125,18 @@ def test_past_the_value_cap_the_same_values_are_kept_whatever_their_order():
     assert "g0000" in kept and f"g{gm.MAX_VALUES + 49:04d}" not in kept
 
 
-@pytest.mark.parametrize("match,pattern,why", [
-    ("regex", "(sp-admins", r"missing \)"),
-    ("regex", r"(a)\1", "invalid escape"),
-    ("regex", "(?=admin).*", "invalid perl operator"),
-    ("regex", "((a{100}){100}){100}", "repetition"),
-    ("regex", "x" * (gm.MAX_PATTERN_CHARS + 1), "longer than"),
-    ("equals", "", "empty"),
-    ("startswith", "sp-", "unknown match kind"),
-])
+@pytest.mark.parametrize(
+    "match,pattern,why",
+    [
+        ("regex", "(sp-admins", r"missing \)"),
+        ("regex", r"(a)\1", "invalid escape"),
+        ("regex", "(?=admin).*", "invalid perl operator"),
+        ("regex", "((a{100}){100}){100}", "repetition"),
+        ("regex", "x" * (gm.MAX_PATTERN_CHARS + 1), "longer than"),
+        ("equals", "", "empty"),
+        ("startswith", "sp-", "unknown match kind"),
+    ],
+)
 def test_patterns_that_cannot_run_safely_are_refused_when_saved(match, pattern, why):
     with pytest.raises(gm.PatternError, match=why):
         gm.check_pattern(match, pattern)
@@ -189,9 +199,15 @@ EVIL = ["(a+)+", "(a|a)*", "(a|aa)+", "(.*a){12}", "(a*)*", "([ab]+)*", "(a?){30
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    pattern=st.builds(lambda a, b, tail: a + b + tail, st.sampled_from(EVIL), st.sampled_from(["", *EVIL]),
-                      st.sampled_from(["", "b", "$", "x", "[^a]"])),
-    value=st.builds(lambda n, tail: "a" * n + tail, st.integers(0, gm.MAX_VALUE_CHARS - 2), st.sampled_from(["", "!", "ab"])),
+    pattern=st.builds(
+        lambda a, b, tail: a + b + tail,
+        st.sampled_from(EVIL),
+        st.sampled_from(["", *EVIL]),
+        st.sampled_from(["", "b", "$", "x", "[^a]"]),
+    ),
+    value=st.builds(
+        lambda n, tail: "a" * n + tail, st.integers(0, gm.MAX_VALUE_CHARS - 2), st.sampled_from(["", "!", "ab"])
+    ),
 )
 def test_a_pattern_cannot_hang_the_login(pattern, value):
     # A pattern is either refused when saved, or compiled by RE2, which runs in time linear in the

@@ -53,10 +53,26 @@ def group_of(app, name_id: str) -> tuple[str, str, str | None]:
 
 
 def test_tenant_set_names_role_attributes_and_the_policies(runner, acme):
-    out = run(runner, "tenant", "set", "acme", "--role-attribute", "groups", "--role-attribute", "memberOf",
-              "--group-sync", "every-login", "--on-no-match", "deny").stdout
+    out = run(
+        runner,
+        "tenant",
+        "set",
+        "acme",
+        "--role-attribute",
+        "groups",
+        "--role-attribute",
+        "memberOf",
+        "--group-sync",
+        "every-login",
+        "--on-no-match",
+        "deny",
+    ).stdout
     shown = json.loads(out)
-    assert (shown["role_attributes"], shown["group_sync"], shown["on_no_match"]) == (["groups", "memberOf"], "every-login", "deny")
+    assert (shown["role_attributes"], shown["group_sync"], shown["on_no_match"]) == (
+        ["groups", "memberOf"],
+        "every-login",
+        "deny",
+    )
     assert json.loads(run(runner, "tenant", "set", "acme", "--no-role-attribute").stdout)["role_attributes"] == []
     assert "'always' is not one of" in run(runner, "tenant", "set", "acme", "--group-sync", "always", ok=False).output
 
@@ -68,13 +84,16 @@ def test_the_settings_change_is_audited(app, runner, acme):
     assert event.details["role_attributes"] == {"from": [], "to": ["groups"]}
 
 
-@pytest.mark.parametrize("args,why", [
-    (["--role-attribute", " "], "role attribute name is 1 to"),
-    (["--role-attribute", "x" * 256], "role attribute name is 1 to"),
-    (["--role-attribute", "@role"], "not an attribute name"),
-    (["--role-attribute", "a", "--no-role-attribute"], "not both"),
-    ([arg for i in range(11) for arg in ("--role-attribute", f"a{i}")], "at most 10"),
-])
+@pytest.mark.parametrize(
+    "args,why",
+    [
+        (["--role-attribute", " "], "role attribute name is 1 to"),
+        (["--role-attribute", "x" * 256], "role attribute name is 1 to"),
+        (["--role-attribute", "@role"], "not an attribute name"),
+        (["--role-attribute", "a", "--no-role-attribute"], "not both"),
+        ([arg for i in range(11) for arg in ("--role-attribute", f"a{i}")], "at most 10"),
+    ],
+)
 def test_bad_role_attributes_are_refused_and_change_nothing(app, runner, acme, args, why):
     assert why in refused(runner, "tenant", "set", "acme", *args)
     with app.app_context():
@@ -86,63 +105,107 @@ def test_rules_are_added_listed_tested_and_removed(app, runner, acme):
     added = run(runner, "mapping", "add", "acme", "groups", "sp-admins", "Admins").stdout
     assert added.startswith("added rule #") and "(priority 10)" in added
     run(runner, "mapping", "add", "acme", "@role", "eng-.*", "Engineering", "--match", "regex")
-    run(runner, "mapping", "add", "acme", "groups", "CONTRACTORS", "Contractors", "--match", "iequals", "--priority", "5")
+    run(
+        runner,
+        "mapping",
+        "add",
+        "acme",
+        "groups",
+        "CONTRACTORS",
+        "Contractors",
+        "--match",
+        "iequals",
+        "--priority",
+        "5",
+    )
 
     listed = json.loads(run(runner, "mapping", "list", "acme", "--json").stdout)
     assert [(r["priority"], r["attribute"], r["match"], r["group"]) for r in listed["rules"]] == [
-        (5, "groups", "iequals", "Contractors"), (10, "groups", "equals", "Admins"), (20, "@role", "regex", "Engineering"),
+        (5, "groups", "iequals", "Contractors"),
+        (10, "groups", "equals", "Admins"),
+        (20, "@role", "regex", "Engineering"),
     ]
     assert "priority=5" in run(runner, "mapping", "list", "acme").stdout
 
-    tested = json.loads(run(runner, "mapping", "test", "acme", "--attr", "groups=eng-web", "--attr", "groups=sp-admins",
-                            "--json").stdout)
+    tested = json.loads(
+        run(
+            runner, "mapping", "test", "acme", "--attr", "groups=eng-web", "--attr", "groups=sp-admins", "--json"
+        ).stdout
+    )
     admins_rule = listed["rules"][1]
     assert tested["group"] == "Admins" and tested["rule"]["id"] == admins_rule["id"]
     assert tested["matched"] == {"attribute": "groups", "value": "sp-admins"}
     text = run(runner, "mapping", "test", "acme", "--attr", "groups=contractors").stdout
-    assert text.splitlines()[:2] == ["group: Contractors", f"rule: rule #{listed['rules'][0]['id']}: groups iequals CONTRACTORS (priority 5)"]
+    assert text.splitlines()[:2] == [
+        "group: Contractors",
+        f"rule: rule #{listed['rules'][0]['id']}: groups iequals CONTRACTORS (priority 5)",
+    ]
 
     run(runner, "mapping", "remove", "acme", str(admins_rule["id"]))
     tested = json.loads(run(runner, "mapping", "test", "acme", "--attr", "groups=sp-admins", "--json").stdout)
     assert (tested["group"], tested["rule"], tested["reason"]) == ("No access", None, "no_match")
     assert [e.action for e in rows(app, AuditEvent) if e.action.startswith("mapping.")] == [
-        "mapping.rule_added"] * 3 + ["mapping.rule_removed"]
+        "mapping.rule_added"
+    ] * 3 + ["mapping.rule_removed"]
 
 
 def test_the_preview_without_the_role_attribute_gives_the_default_group_and_says_why(runner, acme):
     run(runner, "tenant", "set", "acme", "--role-attribute", "groups")
     run(runner, "mapping", "add", "acme", "groups", "sp-admins", "Admins")
     result = run(runner, "mapping", "test", "acme", "--attr", "email=a@acme.example")
-    assert result.stdout.splitlines() == ["group: No access (the default group)", "rule: none",
-                                          "why: the IdP sent no value for groups"]
+    assert result.stdout.splitlines() == [
+        "group: No access (the default group)",
+        "rule: none",
+        "why: the IdP sent no value for groups",
+    ]
     assert "group-sync is never" in result.stderr  # the rules are not live yet, and the preview says so
 
 
 def test_the_preview_says_when_the_login_would_be_refused(runner, acme):
-    run(runner, "tenant", "set", "acme", "--role-attribute", "groups", "--group-sync", "every-login", "--on-no-match", "deny")
+    run(
+        runner,
+        "tenant",
+        "set",
+        "acme",
+        "--role-attribute",
+        "groups",
+        "--group-sync",
+        "every-login",
+        "--on-no-match",
+        "deny",
+    )
     run(runner, "mapping", "add", "acme", "groups", "sp-admins", "Admins")
     tested = json.loads(run(runner, "mapping", "test", "acme", "--attr", "groups=marketing", "--json").stdout)
     assert (tested["group"], tested["refused"]) == (None, True)
     assert "would be refused" in run(runner, "mapping", "test", "acme", "--attr", "groups=marketing").stdout
 
 
-@pytest.mark.parametrize("args,why", [
-    (["groups", "(sp-admins", "Admins", "--match", "regex"], "not a valid RE2 regular expression"),
-    (["groups", "(?=sp).*", "Admins", "--match", "regex"], "not a valid RE2 regular expression"),
-    (["groups", ".{1000}" * 10, "Admins", "--match", "regex"], "too large"),
-    (["groups", "x" * 513, "Admins"], "longer than 512"),
-    (["groups", "  ", "Admins"], "empty"),
-    (["", "sp-admins", "Admins"], "attribute name is 1 to"),
-    (["groups", "sp-admins", "Nobody"], "has no group 'Nobody' (groups: Admins, Contractors, Engineering, No access)"),
-    (["groups", "sp-admins", "Admins", "--priority", "-1"], "priority is between"),
-])
+@pytest.mark.parametrize(
+    "args,why",
+    [
+        (["groups", "(sp-admins", "Admins", "--match", "regex"], "not a valid RE2 regular expression"),
+        (["groups", "(?=sp).*", "Admins", "--match", "regex"], "not a valid RE2 regular expression"),
+        (["groups", ".{1000}" * 10, "Admins", "--match", "regex"], "too large"),
+        (["groups", "x" * 513, "Admins"], "longer than 512"),
+        (["groups", "  ", "Admins"], "empty"),
+        (["", "sp-admins", "Admins"], "attribute name is 1 to"),
+        (
+            ["groups", "sp-admins", "Nobody"],
+            "has no group 'Nobody' (groups: Admins, Contractors, Engineering, No access)",
+        ),
+        (["groups", "sp-admins", "Admins", "--priority", "-1"], "priority is between"),
+    ],
+)
 def test_bad_rules_are_refused_with_one_line_and_nothing_is_saved(app, runner, acme, args, why):
     assert why in refused(runner, "mapping", "add", "acme", *args)
     assert rows(app, MappingRule) == []
 
 
 def test_an_unknown_match_kind_or_tenant_is_refused(runner, acme):
-    assert "'glob' is not one of" in run(runner, "mapping", "add", "acme", "groups", "x", "Admins", "--match", "glob", ok=False).output
+    assert (
+        "'glob' is not one of"
+        in run(runner, "mapping", "add", "acme", "groups", "x", "Admins", "--match", "glob", ok=False).output
+    )
     assert "no tenant 'nope'" in refused(runner, "mapping", "list", "nope")
     assert "has no rule #999" in refused(runner, "mapping", "remove", "acme", "999")
 
@@ -160,8 +223,10 @@ def test_a_tenant_has_at_most_so_many_rules(app, runner, acme):
     with app.app_context():
         tenant = tenants.find("acme")
         admins = groups.named(tenant, "Admins")
-        db.session.add_all(MappingRule(tenant_id=tenant.id, priority=i, match="equals", value=f"g{i}", group_id=admins.id)
-                           for i in range(group_policy.MAX_RULES))
+        db.session.add_all(
+            MappingRule(tenant_id=tenant.id, priority=i, match="equals", value=f"g{i}", group_id=admins.id)
+            for i in range(group_policy.MAX_RULES)
+        )
         db.session.commit()
     assert "already has 100 rules" in refused(runner, "mapping", "add", "acme", "groups", "one-more", "Admins")
 
@@ -223,7 +288,9 @@ def test_user_list_says_how_each_user_got_their_group(app, runner, acme):
     assert users["alice@acme.example"]["group_source"] == "rule"
     assert users["alice@acme.example"]["group_detail"].endswith("groups equals sp-admins")
     assert (users["bob@acme.example"]["group_source"], users["bob@acme.example"]["group_detail"]) == (
-        "default", "the IdP sent no value for groups")
+        "default",
+        "the IdP sent no value for groups",
+    )
     assert "rule (rule #" in run(runner, "user", "list", "acme").stdout
 
 

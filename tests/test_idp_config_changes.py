@@ -46,6 +46,7 @@ def idp_builder(name: str, slug: str = "initech") -> ResponseBuilder:
 
 # --- Three ways in, one service ------------------------------------------------------------
 
+
 def test_the_cli_dry_run_shows_the_diff_and_changes_nothing(app, runner, tmp_path):
     add_tenant(app, "initech", samples.okta(certs=(samples.cert("Okta old"),)))
     path = tmp_path / "okta-new.xml"
@@ -93,8 +94,14 @@ def test_replacing_metadata_shows_entity_id_endpoints_and_certificates_added_and
     assert diff["changed"] and not diff["first_import"]
     assert diff["entity_id"] == {"from": OKTA, "to": "https://sts.windows.net/0b9c2f57-1c2d-4e5f-8a9b-0c1d2e3f4a5b/"}
     assert {(e["service"], e["binding"]) for e in diff["endpoints"]["added"]} == {
-        ("SSO", "HTTP-Redirect"), ("SSO", "HTTP-POST"), ("SLO", "HTTP-Redirect")}
-    assert {(e["service"], e["binding"]) for e in diff["endpoints"]["removed"]} == {("SSO", "HTTP-Redirect"), ("SSO", "HTTP-POST")}
+        ("SSO", "HTTP-Redirect"),
+        ("SSO", "HTTP-POST"),
+        ("SLO", "HTTP-Redirect"),
+    }
+    assert {(e["service"], e["binding"]) for e in diff["endpoints"]["removed"]} == {
+        ("SSO", "HTTP-Redirect"),
+        ("SSO", "HTTP-POST"),
+    }
     assert [c["subject"] for c in diff["certificates"]["added"]] == ["CN=Entra"]
     assert [c["subject"] for c in diff["certificates"]["removed"]] == ["CN=Okta old"]
     assert active(app).entity_id == OKTA and len(rows(app, IdpMetadataVersion)) == 1
@@ -125,8 +132,11 @@ def test_the_api_needs_a_live_token(app, client, token):
         assert refused.status_code == 401
         assert refused.get_json()["error"] == "api.unauthorised"
         assert refused.headers["WWW-Authenticate"].startswith("Bearer")
-    basic = client.put(API.format(slug="initech"), data=samples.okta(),
-                       headers={"Content-Type": XML, "Authorization": "Basic ZGVwbG95LWJvdDp4"})
+    basic = client.put(
+        API.format(slug="initech"),
+        data=samples.okta(),
+        headers={"Content-Type": XML, "Authorization": "Basic ZGVwbG95LWJvdDp4"},
+    )
     assert basic.status_code == 401
     with app.app_context():
         tokens.revoke("deploy-bot", clock.utcnow())
@@ -142,8 +152,9 @@ def test_the_api_checks_the_token_before_saying_whether_a_tenant_exists(client, 
 
 def test_the_api_wants_xml_and_records_the_token_use(app, client, token):
     add_tenant(app, "initech", None)
-    as_form = client.put(API.format(slug="initech"), data={"metadata": "x"},
-                         headers={"Authorization": f"Bearer {token}"})
+    as_form = client.put(
+        API.format(slug="initech"), data={"metadata": "x"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert as_form.status_code == 415 and as_form.get_json()["error"] == "api.unsupported_media_type"
     plain = put(client, "initech", samples.okta(), token)
     assert plain.status_code == 200
@@ -174,6 +185,7 @@ def test_the_api_reports_status_and_rolls_back(app, client, token):
 
 
 # --- Versions and rollback -----------------------------------------------------------------
+
 
 def test_rollback_restores_the_previous_version_and_walks_back_one_step_at_a_time(app, runner, tmp_path):
     add_tenant(app, "initech", samples.okta())
@@ -226,13 +238,15 @@ def test_a_diff_made_before_someone_else_changed_the_idp_is_not_applied(app):
         with pytest.raises(errors.VersionConflict):
             versions.stage(stale, source="console", actor="ops:bob", now=clock.utcnow())
         with pytest.raises(errors.VersionConflict):
-            versions.import_metadata(tenant, samples.google(), origin="console", actor="ops:bob",
-                                       now=clock.utcnow(), expected_revision=1)
+            versions.import_metadata(
+                tenant, samples.google(), origin="console", actor="ops:bob", now=clock.utcnow(), expected_revision=1
+            )
     assert active(app).entity_id.startswith("https://sts.windows.net/")
     assert len(rows(app, IdpMetadataVersion)) == 2
 
 
 # --- Certificate rollover: every listed certificate is trusted -------------------------------
+
 
 def test_a_login_signed_with_either_of_two_listed_certificates_succeeds(app, client, token):
     old, new, stranger = idp_builder("IdP old key"), idp_builder("IdP new key"), idp_builder("Not listed")
@@ -253,6 +267,7 @@ def test_a_login_signed_with_either_of_two_listed_certificates_succeeds(app, cli
 
 
 # --- Status ----------------------------------------------------------------------------------
+
 
 def test_status_lists_each_tenants_certificates_with_expiry_and_warnings(app, runner):
     add_tenant(app, "hooli", samples.okta(certs=(samples.cert("Okta current"), samples.cert("Okta retiring", days=12))))
@@ -285,6 +300,7 @@ def test_status_warns_about_expired_metadata(app, runner):
 
 
 # --- Ops API tokens --------------------------------------------------------------------------
+
 
 def test_a_token_is_printed_once_and_only_its_hash_is_stored(app, runner, client):
     created = runner.invoke(args=["ops", "token", "create", "terraform"])

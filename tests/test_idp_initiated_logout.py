@@ -39,8 +39,9 @@ def sp_cert(settings_dir) -> bytes:
 def sign_in(app, builder, name_id="alice@acme.example", session_index="_s1", slug="acme"):
     """A new browser, signed in to slug by an IdP-initiated login carrying session_index."""
     browser = app.test_client()
-    landed = post_acs(browser, slug, builder.b64(name_id=name_id, session_index=session_index,
-                                                 attributes={"email": [name_id]}))
+    landed = post_acs(
+        browser, slug, builder.b64(name_id=name_id, session_index=session_index, attributes={"email": [name_id]})
+    )
     assert landed.status_code == 303, landed.data
     return browser
 
@@ -53,7 +54,8 @@ def live_sessions(app) -> list[tuple[str, str | None]]:
     """(NameID, SessionIndex) of every session not revoked."""
     with app.app_context():
         found = db.session.execute(
-            db.select(User.name_id, UserSession.session_index).join(User, User.id == UserSession.user_id)
+            db.select(User.name_id, UserSession.session_index)
+            .join(User, User.id == UserSession.user_id)
             .where(UserSession.revoked_at.is_(None))
         )
         return sorted(tuple(row) for row in found)
@@ -64,6 +66,7 @@ def logout_traces(app) -> list[LoginTrace]:
 
 
 # --- The journey ---------------------------------------------------------------------------------
+
 
 def test_the_idp_signs_a_user_out_of_every_session_and_gets_a_signed_success(app, builder, logouts, sp_cert):
     laptop, phone = sign_in(app, builder, session_index="_laptop"), sign_in(app, builder, session_index="_phone")
@@ -153,8 +156,8 @@ def test_a_request_within_the_clock_skew_is_accepted(app, builder, logouts):
 
 # --- When we cannot answer, or cannot do it ----------------------------------------------------------
 
-def test_an_idp_without_a_single_logout_service_still_signs_the_user_out_and_lands_them_on_the_login_page(
-        app, builder):
+
+def test_an_idp_without_a_single_logout_service_still_signs_the_user_out_and_lands_them_on_the_login_page(app, builder):
     add_tenant(app, "acme", builder.metadata())
     logouts = LogoutBuilder(builder)
     alice = sign_in(app, builder)
@@ -166,8 +169,9 @@ def test_an_idp_without_a_single_logout_service_still_signs_the_user_out_and_lan
     assert trace.reason.endswith("no answer sent: the IdP's metadata lists no SingleLogoutService")
 
 
-def test_when_the_sessions_cannot_be_ended_the_idp_is_told_so_and_nothing_is_written(app, builder, logouts,
-                                                                                    monkeypatch):
+def test_when_the_sessions_cannot_be_ended_the_idp_is_told_so_and_nothing_is_written(
+    app, builder, logouts, monkeypatch
+):
     from sp.tenancy import sessions
 
     alice = sign_in(app, builder)
@@ -180,7 +184,9 @@ def test_when_the_sessions_cannot_be_ended_the_idp_is_told_so_and_nothing_is_wri
     answer = logouts.get(alice, logouts.query(logouts.xml()))
     assert answer.status_code == 302
     _, response, _ = read_redirect(answer.headers["Location"])
-    assert response.find(f"{SAMLP}Status/{SAMLP}StatusCode").get("Value") == "urn:oasis:names:tc:SAML:2.0:status:Responder"
+    assert (
+        response.find(f"{SAMLP}Status/{SAMLP}StatusCode").get("Value") == "urn:oasis:names:tc:SAML:2.0:status:Responder"
+    )
     assert signed_in(alice)
     assert [e.key for e in rows(app, ReplayEntry)] == [e.key for e in replay_before]  # the IdP may try again
     [trace] = logout_traces(app)
@@ -189,6 +195,7 @@ def test_when_the_sessions_cannot_be_ended_the_idp_is_told_so_and_nothing_is_wri
 
 # --- HTTP-POST, for an IdP whose metadata lists SingleLogoutService only for HTTP-POST -------------
 
+
 @pytest.fixture
 def post_only(app, builder) -> LogoutBuilder:
     add_tenant(app, "acme", builder.metadata(slo=("post",)))
@@ -196,7 +203,8 @@ def post_only(app, builder) -> LogoutBuilder:
 
 
 def test_an_idp_that_speaks_only_http_post_posts_a_signed_request_and_gets_a_signed_form_back(
-        app, builder, post_only, sp_cert):
+    app, builder, post_only, sp_cert
+):
     alice = sign_in(app, builder)
     page = post_only.post(alice, post_only.signed_tree(message_id="_post-1"), relay_state="rs")
     assert page.status_code == 200
@@ -243,6 +251,7 @@ def test_a_posted_request_is_refused_when_the_idp_uses_http_redirect(app, builde
 
 # --- An independent implementation --------------------------------------------------------------------
 
+
 @requires_xmlsec1
 def test_a_logout_request_from_pysaml2_signs_the_user_out(app, tmp_path, idp_keys):
     idp = Pysaml2IdP("https://idp.globex.example/idp", *idp_keys, tmp_path / "pysaml2")
@@ -254,8 +263,14 @@ def test_a_logout_request_from_pysaml2_signs_the_user_out(app, tmp_path, idp_key
         xml = idp.response(sp_entity_id=entity, acs_url=acs, name_id="wile@globex.example", session_index=index)
         assert post_acs(client, "globex", base64.b64encode(xml.encode()).decode()).status_code == 303
 
-    url = idp.logout_request_url(sp_entity_id=entity, acs_url=acs, sls_url=f"{SP_BASE}/saml/globex/sls",
-                                 name_id="wile@globex.example", session_indexes=["_pysaml2-1"], relay_state="rs")
+    url = idp.logout_request_url(
+        sp_entity_id=entity,
+        acs_url=acs,
+        sls_url=f"{SP_BASE}/saml/globex/sls",
+        name_id="wile@globex.example",
+        session_indexes=["_pysaml2-1"],
+        relay_state="rs",
+    )
     answer = browser.get(url.removeprefix(SP_BASE))
     assert answer.status_code == 302, answer.data
     target, response, params = read_redirect(answer.headers["Location"])

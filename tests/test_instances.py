@@ -59,7 +59,7 @@ def test_concurrent_first_logins_of_one_user_create_exactly_one_user(app, acme, 
         start.wait()
         statuses.append(post_acs(browser, acme, message).status_code)
 
-    threads = [threading.Thread(target=log_in, args=pair) for pair in zip(instances, messages)]
+    threads = [threading.Thread(target=log_in, args=pair) for pair in zip(instances, messages, strict=False)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -22,8 +22,15 @@ def only_trace(app) -> LoginTrace:
 
 def test_a_successful_sp_initiated_login_leaves_a_trace_with_what_the_idp_sent(client, app, acme, builder):
     request_id = start_login(client, acme)
-    landed = post_acs(client, acme, builder.b64(in_response_to=request_id, clock_offset=timedelta(seconds=-4),
-                                                attributes={"email": ["alice@acme.example"], "dept": ["R&D", "Ops"]}))
+    landed = post_acs(
+        client,
+        acme,
+        builder.b64(
+            in_response_to=request_id,
+            clock_offset=timedelta(seconds=-4),
+            attributes={"email": ["alice@acme.example"], "dept": ["R&D", "Ops"]},
+        ),
+    )
     assert landed.status_code == 303
 
     trace = only_trace(app)
@@ -46,29 +53,37 @@ def only_certificate_fingerprint(app) -> str:
     return cert["sha256"]
 
 
-def test_a_refused_login_leaves_its_trace_and_nothing_else_and_the_error_page_shows_the_reference(client, app, acme, builder):
+def test_a_refused_login_leaves_its_trace_and_nothing_else_and_the_error_page_shows_the_reference(
+    client, app, acme, builder
+):
     refused = post_acs(client, acme, builder.b64(destination="https://sp.example.com/saml/other/acs"))
     assert refused.status_code == 400
 
     trace = only_trace(app)
     assert ref_on(refused.data) == trace.ref
     assert (trace.flow, trace.result, trace.code) == ("idp", "refused", "saml.destination_mismatch")
-    assert trace.reason == ("the IdP sent the response to https://sp.example.com/saml/other/acs but this tenant's ACS "
-                            "is https://sp.example.com/saml/acme/acs")
+    assert trace.reason == (
+        "the IdP sent the response to https://sp.example.com/saml/other/acs but this tenant's ACS "
+        "is https://sp.example.com/saml/acme/acs"
+    )
     assert trace.name_id is None and trace.attributes == {}  # never read from an unverified message
     assert rows(app, User) == [] and rows(app, ReplayEntry) == [] and rows(app, UserSession) == []
     assert [e.action for e in rows(app, AuditEvent)] == ["tenant.created", "idp.metadata_imported"]
 
 
 def test_the_json_error_carries_the_reference(client, app, acme, builder):
-    refused = client.post(f"/saml/{acme}/acs", data={"SAMLResponse": "not base64!"}, headers={"Accept": "application/json"})
+    refused = client.post(
+        f"/saml/{acme}/acs", data={"SAMLResponse": "not base64!"}, headers={"Accept": "application/json"}
+    )
     assert refused.status_code == 400
     body = refused.get_json()
     assert body["error"] == "saml.malformed" and body["ref"] == only_trace(app).ref
     assert only_trace(app).flow == "unknown"
 
 
-def test_a_response_signed_with_a_certificate_missing_from_the_metadata_names_both_fingerprints(client, app, acme, builder):
+def test_a_response_signed_with_a_certificate_missing_from_the_metadata_names_both_fingerprints(
+    client, app, acme, builder
+):
     rogue_key, rogue_cert = make_key_pair("Rolled-over IdP key")
     rogue = ResponseBuilder(rogue_key, rogue_cert, entity_id=builder.entity_id, sp_base=builder.sp_base, slug=acme)
     refused = post_acs(client, acme, rogue.b64())
@@ -107,10 +122,15 @@ def test_an_idp_clock_seven_minutes_ahead_is_reported_as_such(client, app, acme,
 
 def test_a_login_without_any_email_succeeds_and_its_trace_says_what_the_idp_sent(client, app, acme, builder):
     # A bare NameID is a valid login; the admin still learns why the user has no email.
-    landed = post_acs(client, acme, builder.b64(
-        name_id="8f2a-77", name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
-        attributes={"givenName": ["Alice"], "groups": ["eng", "ops", "sales"]},
-    ))
+    landed = post_acs(
+        client,
+        acme,
+        builder.b64(
+            name_id="8f2a-77",
+            name_id_format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            attributes={"givenName": ["Alice"], "groups": ["eng", "ops", "sales"]},
+        ),
+    )
     assert landed.status_code == 303
     trace = only_trace(app)
     assert trace.code == "ok"
@@ -184,6 +204,7 @@ def test_old_traces_are_purged_after_the_retention_period(app, client, acme, bui
 
 
 # --- The support CLI --------------------------------------------------------------------
+
 
 def test_trace_list_prints_a_tenants_traces_newest_first_as_json(app, client, acme, builder, runner):
     sign_in(client, builder, "alice@acme.example")

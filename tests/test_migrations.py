@@ -51,8 +51,7 @@ def test_upgrade_from_each_earlier_revision_and_back(tmp_path, settings_dir):
 
 def test_the_migrated_schema_matches_the_models(app):
     # The session fixture built this database with `upgrade()` alone.
-    with app.app_context():
-        with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, db.metadata)
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, db.metadata)
     assert differences == []

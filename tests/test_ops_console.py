@@ -28,6 +28,7 @@ def operator_row(app, name: str = "sam") -> OpsUser:
 
 # --- Accounts from the CLI --------------------------------------------------------------
 
+
 def test_create_user_prompts_for_the_password_twice_and_stores_only_an_argon2id_hash(app, runner):
     app.config["OPS_ARGON2_PARAMETERS"] = None  # the production parameters
     result = runner.invoke(args=["ops", "create-user", "sam"], input=f"{OPS_PASSWORD}\n{OPS_PASSWORD}\n")
@@ -39,10 +40,13 @@ def test_create_user_prompts_for_the_password_twice_and_stores_only_an_argon2id_
     assert [e.action for e in rows(app, AuditEvent)] == ["ops.user_created"]
 
 
-@pytest.mark.parametrize("name,password,words", [
-    ("sam", "short", "12 to 1024 characters"),
-    ("Sam Smith", OPS_PASSWORD, "is not an operator name"),
-])
+@pytest.mark.parametrize(
+    "name,password,words",
+    [
+        ("sam", "short", "12 to 1024 characters"),
+        ("Sam Smith", OPS_PASSWORD, "is not an operator name"),
+    ],
+)
 def test_create_user_refuses_weak_passwords_and_odd_names_in_one_line(app, runner, name, password, words):
     result = runner.invoke(args=["ops", "create-user", name, "--password", password])
     assert result.exit_code == 1 and words in result.output and "Traceback" not in result.output
@@ -63,6 +67,7 @@ def test_create_user_with_totp_prints_the_secret_for_an_authenticator_app(app, r
 
 
 # --- Signing in -------------------------------------------------------------------------
+
 
 def test_ops_pages_send_signed_out_visitors_to_the_ops_sign_in(client, app):
     response = client.get("/ops/traces?result=refused")
@@ -154,7 +159,10 @@ def test_changing_the_password_ends_existing_console_sessions(client, app, opera
 
 # --- Tenants ----------------------------------------------------------------------------
 
-def test_the_tenant_list_shows_certificate_expiry_and_the_last_successful_and_failed_login(client, app, acme, builder, operator):
+
+def test_the_tenant_list_shows_certificate_expiry_and_the_last_successful_and_failed_login(
+    client, app, acme, builder, operator
+):
     sign_in(app.test_client(), builder, "alice@acme.example")
     post_acs(app.test_client(), acme, builder.b64(audiences=None))
     page = client.get("/ops/").data.decode()
@@ -165,10 +173,16 @@ def test_the_tenant_list_shows_certificate_expiry_and_the_last_successful_and_fa
 
 def test_an_operator_creates_a_tenant_and_gets_its_sp_metadata(client, app, operator):
     token = client.csrf_token("/ops/new-tenant")
-    created = client.post("/ops/new-tenant", data={
-        "slug": "globex", "name": "Globex", "domains": "globex.example, globex.co.uk", "default_group": "",
-        "csrf_token": token,
-    })
+    created = client.post(
+        "/ops/new-tenant",
+        data={
+            "slug": "globex",
+            "name": "Globex",
+            "domains": "globex.example, globex.co.uk",
+            "default_group": "",
+            "csrf_token": token,
+        },
+    )
     assert created.status_code == 303 and created.headers["Location"] == "/ops/tenants/globex"
     page = client.get("/ops/tenants/globex").data.decode()
     assert "Globex" in page and "/saml/globex/metadata?download=1" in page and "No IdP metadata" in page
@@ -179,12 +193,15 @@ def test_an_operator_creates_a_tenant_and_gets_its_sp_metadata(client, app, oper
     assert metadata.status_code == 200 and "globex-sp-metadata.xml" in metadata.headers["Content-Disposition"]
 
 
-@pytest.mark.parametrize("form,status,words", [
-    ({"slug": "Bad Slug", "name": "X"}, 400, b"not a valid slug"),
-    ({"slug": "acme", "name": "Again"}, 409, b"already exists"),
-    ({"slug": "fine", "name": "Fine", "domains": "acme.example"}, 409, b"already exists"),
-    ({"slug": "fine", "name": "  "}, 400, b"needs a name"),
-])
+@pytest.mark.parametrize(
+    "form,status,words",
+    [
+        ({"slug": "Bad Slug", "name": "X"}, 400, b"not a valid slug"),
+        ({"slug": "acme", "name": "Again"}, 409, b"already exists"),
+        ({"slug": "fine", "name": "Fine", "domains": "acme.example"}, 409, b"already exists"),
+        ({"slug": "fine", "name": "  "}, 400, b"needs a name"),
+    ],
+)
 def test_bad_tenant_input_is_refused_with_the_form_kept(client, app, acme, operator, form, status, words):
     data = {"domains": "", "default_group": "", **form, "csrf_token": client.csrf_token("/ops/new-tenant")}
     refused = client.post("/ops/new-tenant", data=data)
@@ -197,6 +214,7 @@ def test_an_unknown_tenant_page_is_not_found(client, operator):
 
 
 # --- Traces and audit across tenants ------------------------------------------------------
+
 
 def test_an_operator_finds_any_tenants_trace_by_reference_and_filters_by_tenant(client, app, acme, builder, operator):
     ref = ref_on(post_acs(app.test_client(), acme, builder.b64(audiences=None)).data)

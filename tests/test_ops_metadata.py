@@ -41,8 +41,11 @@ def token(client) -> str:
 
 def review(client, *, file: bytes | None = None, xml: str = "", entity_id: str = "", csrf: bool = True):
     """Submit the upload form as a browser does: multipart, with a file part even when none is chosen."""
-    data = {"xml": xml, "entity_id": entity_id,
-            "file": (io.BytesIO(file or b""), "metadata.xml" if file is not None else "")}
+    data = {
+        "xml": xml,
+        "entity_id": entity_id,
+        "file": (io.BytesIO(file or b""), "metadata.xml" if file is not None else ""),
+    }
     if csrf:
         data["csrf_token"] = token(client)
     return client.post(TENANT + "/idp/review", data=data, content_type="multipart/form-data")
@@ -67,7 +70,10 @@ def imports(app) -> list[AuditEvent]:
 
 # --- The tenant page --------------------------------------------------------------------
 
-def test_the_tenant_page_shows_certificate_status_versions_the_upload_form_and_our_links(client, app, initech, operator):
+
+def test_the_tenant_page_shows_certificate_status_versions_the_upload_form_and_our_links(
+    client, app, initech, operator
+):
     page = client.get(TENANT).data.decode()
     [idp] = rows(app, IdentityProvider)
     assert idp.certificates[0]["sha256"] in page and "CN=Okta old" in page and "days left" in page
@@ -88,14 +94,23 @@ def test_certificate_warnings_from_the_idp_status_are_on_the_tenant_page(client,
 
 # --- Review, then apply -----------------------------------------------------------------
 
+
 def test_an_uploaded_file_shows_the_diff_and_changes_nothing(client, app, initech, operator):
     before = config(app)
     shown = review(client, file=REPLACEMENT)
     assert shown.status_code == 200
     page = shown.data.decode()
     assert "<h1>Review the IdP metadata for Initech Corp</h1>" in page
-    assert re.search(r'<span class="badge ok">Added</span></td>\s*<td class="fingerprint"><code>[0-9a-f:]+</code></td>\s*<td>CN=Okta new', page, re.I)
-    assert re.search(r'<span class="badge ">Kept</span></td>\s*<td class="fingerprint"><code>[0-9a-f:]+</code></td>\s*<td>CN=Okta old', page, re.I)
+    assert re.search(
+        r'<span class="badge ok">Added</span></td>\s*<td class="fingerprint"><code>[0-9a-f:]+</code></td>\s*<td>CN=Okta new',
+        page,
+        re.I,
+    )
+    assert re.search(
+        r'<span class="badge ">Kept</span></td>\s*<td class="fingerprint"><code>[0-9a-f:]+</code></td>\s*<td>CN=Okta old',
+        page,
+        re.I,
+    )
     assert "days left" in page and "No endpoint changes." in page
     assert "+ signing certificate" in page  # the CLI's text diff, folded away
     fields = apply_form(shown.data)
@@ -105,10 +120,18 @@ def test_an_uploaded_file_shows_the_diff_and_changes_nothing(client, app, initec
 
 def test_pasted_xml_shows_the_diff_of_a_new_entity_id_and_endpoints(client, app, initech, operator):
     page = review(client, xml="\n  " + samples.entra().decode() + "\n").data.decode()
-    assert "<del><code>http://www.okta.com/exk1fxp0a1B2c3D4e5d7</code></del> → <ins><code>https://sts.windows.net/" in page
-    assert re.search(r'badge bad">Removed</span></td><td>SSO</td><td>HTTP-POST</td><td class="wrap-anywhere"><code>https://acme.okta.com/', page)
-    assert re.search(r'badge ok">Added</span></td><td>SLO</td><td>HTTP-Redirect</td><td class="wrap-anywhere"><code>https://login.microsoftonline.com/', page)
-    assert "Removed</span></td>\n        <td class=\"fingerprint\">" in page
+    assert (
+        "<del><code>http://www.okta.com/exk1fxp0a1B2c3D4e5d7</code></del> → <ins><code>https://sts.windows.net/" in page
+    )
+    assert re.search(
+        r'badge bad">Removed</span></td><td>SSO</td><td>HTTP-POST</td><td class="wrap-anywhere"><code>https://acme.okta.com/',
+        page,
+    )
+    assert re.search(
+        r'badge ok">Added</span></td><td>SLO</td><td>HTTP-Redirect</td><td class="wrap-anywhere"><code>https://login.microsoftonline.com/',
+        page,
+    )
+    assert 'Removed</span></td>\n        <td class="fingerprint">' in page
 
 
 def test_applying_the_reviewed_metadata_makes_it_the_configuration_in_use(client, app, initech, operator):
@@ -120,7 +143,10 @@ def test_applying_the_reviewed_metadata_makes_it_the_configuration_in_use(client
     assert event.actor == "ops:sam" and event.details["source"] == "console" and event.details["version"] == 2
 
     page = client.get(TENANT).data.decode()
-    assert "Applied: version 2 of the IdP metadata (http://www.okta.com/exk1fxp0a1B2c3D4e5d7) is in use for initech." in page
+    assert (
+        "Applied: version 2 of the IdP metadata (http://www.okta.com/exk1fxp0a1B2c3D4e5d7) is in use for initech."
+        in page
+    )
     assert "CN=Okta new" in page and "Roll back to version 1" in page
     [version] = [v for v in rows(app, IdpMetadataVersion) if v.number == 2]
     assert (version.source, version.actor, version.state) == ("console", "ops:sam", "active")
@@ -129,13 +155,18 @@ def test_applying_the_reviewed_metadata_makes_it_the_configuration_in_use(client
 def test_a_change_made_meanwhile_shows_the_fresh_diff_instead_of_applying(client, app, initech, operator):
     fields = apply_form(review(client, file=REPLACEMENT).data)
     with app.app_context():  # someone else replaces the certificate in the meantime
-        versions.import_metadata(tenants.find("initech"), samples.okta(certs=(NEW,)), origin="cli", actor="cli",
-                                   now=clock.utcnow())
+        versions.import_metadata(
+            tenants.find("initech"), samples.okta(certs=(NEW,)), origin="cli", actor="cli", now=clock.utcnow()
+        )
     conflict = client.post(TENANT + "/idp/apply", data=fields)
     assert conflict.status_code == 409
     page = conflict.data.decode()
     assert "The IdP configuration changed since this diff was made." in page and 'role="alert"' in page
-    assert re.search(r'badge ok">Added</span></td>\s*<td class="fingerprint"><code>[0-9a-f:]+</code></td>\s*<td>CN=Okta old', page, re.I)
+    assert re.search(
+        r'badge ok">Added</span></td>\s*<td class="fingerprint"><code>[0-9a-f:]+</code></td>\s*<td>CN=Okta old',
+        page,
+        re.I,
+    )
     assert apply_form(conflict.data)["expected_revision"] == "2"
     assert config(app) == (2, ["CN=Okta new"], 2)
 
@@ -154,22 +185,31 @@ def test_the_first_import_of_a_new_tenant(client, app, operator):
     page = client.get(TENANT).data.decode()
     assert "no IdP metadata imported: nobody can sign in" in page and "Upload the IdP metadata" in page
     shown = review(client, file=samples.google())
-    assert "<h2 id=\"summary-title\">First import</h2>" in shown.data.decode()
+    assert '<h2 id="summary-title">First import</h2>' in shown.data.decode()
     assert client.post(TENANT + "/idp/apply", data=apply_form(shown.data)).status_code == 303
     assert config(app) == (1, ["CN=Google"], 1)
 
 
 # --- Refusals ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body,code,words", [
-    (b'<?xml version="1.0"?><!DOCTYPE md [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><md>&xxe;</md>',
-     "metadata.dtd_forbidden", "DTD"),
-    (samples.sp(), "metadata.not_idp", "(SPSSODescriptor), not an IdP"),
-    (samples.okta(certs=(samples.cert("Okta short", bits=1024),)), "metadata.no_certificate", "1024"),
-    (b"<md:EntityDescriptor", "metadata.malformed", ""),
-    (samples.aggregate(samples.okta(), samples.google()), "metadata.ambiguous", "--entity-id"),
-])
-def test_refused_metadata_shows_the_code_and_reason_and_changes_nothing(client, app, initech, operator, body, code, words):
+
+@pytest.mark.parametrize(
+    "body,code,words",
+    [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE md [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><md>&xxe;</md>',
+            "metadata.dtd_forbidden",
+            "DTD",
+        ),
+        (samples.sp(), "metadata.not_idp", "(SPSSODescriptor), not an IdP"),
+        (samples.okta(certs=(samples.cert("Okta short", bits=1024),)), "metadata.no_certificate", "1024"),
+        (b"<md:EntityDescriptor", "metadata.malformed", ""),
+        (samples.aggregate(samples.okta(), samples.google()), "metadata.ambiguous", "--entity-id"),
+    ],
+)
+def test_refused_metadata_shows_the_code_and_reason_and_changes_nothing(
+    client, app, initech, operator, body, code, words
+):
     before = config(app)
     refused = review(client, file=body)
     assert refused.status_code == 400
@@ -195,11 +235,14 @@ def test_a_refused_paste_stays_in_the_form_to_fix(client, initech, operator):
     assert "&lt;md:EntityDescriptor broken</textarea>" in page
 
 
-@pytest.mark.parametrize("file,xml,words", [
-    (None, "", "choose a metadata file or paste the metadata XML"),
-    (None, "   \n", "choose a metadata file or paste the metadata XML"),
-    (REPLACEMENT, REPLACEMENT.decode(), "not both"),
-])
+@pytest.mark.parametrize(
+    "file,xml,words",
+    [
+        (None, "", "choose a metadata file or paste the metadata XML"),
+        (None, "   \n", "choose a metadata file or paste the metadata XML"),
+        (REPLACEMENT, REPLACEMENT.decode(), "not both"),
+    ],
+)
 def test_neither_or_both_a_file_and_a_paste_is_refused(client, app, initech, operator, file, xml, words):
     refused = review(client, file=file, xml=xml)
     assert refused.status_code == 400
@@ -223,8 +266,11 @@ def test_metadata_over_the_console_limit_is_refused_with_what_to_do_instead(clie
 
 def test_the_apply_form_refuses_a_payload_that_did_not_come_back_intact(client, app, initech, operator):
     fields = apply_form(review(client, file=REPLACEMENT).data)
-    for broken in ({**fields, "metadata": "not base64!"}, {**fields, "metadata": ""},
-                   {k: v for k, v in fields.items() if k != "expected_revision"}):
+    for broken in (
+        {**fields, "metadata": "not base64!"},
+        {**fields, "metadata": ""},
+        {k: v for k, v in fields.items() if k != "expected_revision"},
+    ):
         refused = client.post(TENANT + "/idp/apply", data=broken)
         assert refused.status_code == 400 and "<code>metadata.input</code>" in refused.data.decode()
     tampered = {**fields, "metadata": base64.b64encode(samples.sp()).decode()}
@@ -252,10 +298,14 @@ def test_signed_out_visitors_cannot_review_or_apply(client, app, initech):
 
 
 def test_an_unknown_tenant_is_not_found(client, operator):
-    assert client.post("/ops/tenants/nobody/idp/review", data={"csrf_token": client.csrf_token("/ops/")}).status_code == 404
+    assert (
+        client.post("/ops/tenants/nobody/idp/review", data={"csrf_token": client.csrf_token("/ops/")}).status_code
+        == 404
+    )
 
 
 # --- Rollback ---------------------------------------------------------------------------
+
 
 def test_rolling_back_reactivates_the_previous_version(client, app, initech, operator):
     client.post(TENANT + "/idp/apply", data=apply_form(review(client, file=REPLACEMENT).data))

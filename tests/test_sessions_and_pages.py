@@ -75,20 +75,23 @@ def test_the_dashboard_sends_signed_out_users_to_the_login_screen(client):
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
-@pytest.mark.parametrize("target,landing", [
-    ("/reports?q=1", "/reports?q=1"),
-    ("https://evil.example/", "/"),
-    ("//evil.example/", "/"),
-    ("/\\evil.example/", "/"),
-    ("\\\\evil.example", "/"),
-    ("javascript:alert(1)", "/"),
-    ("/%2F%2Fevil.example", "/"),
-    ("/%5Cevil.example", "/"),
-    ("http:/evil.example", "/"),
-    (" /reports", "/"),
-    ("/ok\r\nSet-Cookie: x=1", "/"),
-    ("", "/"),
-])
+@pytest.mark.parametrize(
+    "target,landing",
+    [
+        ("/reports?q=1", "/reports?q=1"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example/", "/"),
+        ("\\\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/%2F%2Fevil.example", "/"),
+        ("/%5Cevil.example", "/"),
+        ("http:/evil.example", "/"),
+        (" /reports", "/"),
+        ("/ok\r\nSet-Cookie: x=1", "/"),
+        ("", "/"),
+    ],
+)
 def test_relay_state_lands_only_on_local_paths(client, acme, builder, target, landing):
     response = post_acs(client, acme, builder.b64(), relay_state=target)
     assert response.status_code == 303
@@ -189,8 +192,10 @@ def test_the_authn_request_names_our_configured_acs_whatever_the_host_header(cli
 def test_the_login_page_lets_its_form_redirect_to_the_idp(client, acme):
     # Browsers enforce form-action on the redirects after a submission: 'self' alone would stop
     # the journey at the IdP's door.
-    for response in (client.get("/login"), client.post("/login", data={"organisation": "acme",
-                                                                        "csrf_token": client.csrf_token()})):
+    for response in (
+        client.get("/login"),
+        client.post("/login", data={"organisation": "acme", "csrf_token": client.csrf_token()}),
+    ):
         assert "form-action 'self' https:" in response.headers["Content-Security-Policy"]
     assert "form-action 'self';" in client.get("/healthz").headers["Content-Security-Policy"]
 

@@ -44,12 +44,20 @@ def logout_traces(app) -> list[LoginTrace]:
 
 # --- End to end with the bundled development IdP -----------------------------------------------------
 
+
 @pytest.fixture
 def dev_idp(tmp_path, monkeypatch):
     for name in ("BASE_URL", "SP_BASE_URL", "TENANTS", "KEY_DIR", "SECRET_KEY", "PORT"):
         monkeypatch.delenv(f"DEVIDP_{name}", raising=False)
-    idp = devidp.create_app({"BASE_URL": DEV_IDP, "SP_BASE_URL": SP_BASE, "KEY_DIR": tmp_path / "devidp",
-                             "TENANTS": ["acme"], "TESTING": True})
+    idp = devidp.create_app(
+        {
+            "BASE_URL": DEV_IDP,
+            "SP_BASE_URL": SP_BASE,
+            "KEY_DIR": tmp_path / "devidp",
+            "TENANTS": ["acme"],
+            "TESTING": True,
+        }
+    )
     return idp.test_client()
 
 
@@ -64,7 +72,8 @@ def sign_in_at_dev_idp(browser, idp, username="alice@demo.example"):
 
 
 def test_signing_out_ends_the_session_here_at_once_then_at_the_dev_idp_whose_answer_lands_the_user(
-        app, client, dev_idp):
+    app, client, dev_idp
+):
     add_tenant(app, "acme", dev_idp.get("/metadata").data)
     sign_in_at_dev_idp(client, dev_idp)
     cookie = client.get_cookie("__Host-sp_session", domain="sp.example.com").value
@@ -99,6 +108,7 @@ def test_signing_out_ends_the_session_here_at_once_then_at_the_dev_idp_whose_ans
 
 # --- What we send ----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def acme_slo(app, builder):
     add_tenant(app, "acme", builder.metadata(slo=("redirect",)), domains=["acme.example"])
@@ -114,8 +124,10 @@ def test_the_logout_request_is_signed_and_names_the_user_and_the_session(app, cl
     assert request.tag == SAMLP + "LogoutRequest" and request.get("Destination") == SLO_URLS["redirect"]
     assert request.findtext(SAML + "Issuer") == f"{SP_BASE}/saml/acme/metadata"
     name_id = request.find(SAML + "NameID")
-    assert (name_id.text, name_id.get("Format")) == ("alice@acme.example",
-                                                     "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress")
+    assert (name_id.text, name_id.get("Format")) == (
+        "alice@acme.example",
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    )
     assert [e.text for e in request.findall(SAMLP + "SessionIndex")] == [odd_index]
     [stored] = [r for r in rows(app, SamlRequest) if r.kind == "logout"]
     assert stored.id == request.get("ID") and stored.used_at is None
@@ -143,12 +155,15 @@ def test_an_idp_that_takes_logout_only_by_http_post_gets_a_signed_form(app, clie
     assert request.findtext(SAMLP + "SessionIndex") == "_s9"
     xmlsec.tree.add_ids(request, ["ID"])
     context = xmlsec.SignatureContext()
-    context.key = xmlsec.Key.from_memory((Path(settings_dir) / "sp.crt").read_bytes(), xmlsec.constants.KeyDataFormatCertPem)
+    context.key = xmlsec.Key.from_memory(
+        (Path(settings_dir) / "sp.crt").read_bytes(), xmlsec.constants.KeyDataFormatCertPem
+    )
     context.verify(request.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
     assert client.get("/me").status_code == 401
 
 
 # --- Local only ----------------------------------------------------------------------------------------
+
 
 def test_with_single_logout_turned_off_sign_out_stays_local(app, client, builder, acme_slo, runner):
     result = runner.invoke(args=["tenant", "set", "acme", "--single-logout", "off"])
@@ -195,17 +210,22 @@ def test_a_user_who_never_comes_back_from_the_idp_is_signed_out_anyway(app, clie
 
 # --- The IdP's answer -----------------------------------------------------------------------------------
 
+
 def _signed_out_with_request(client, builder) -> str:
     assert post_acs(client, "acme", builder.b64()).status_code == 303
     return read_redirect(link_to_idp(sign_out(client)))[1].get("ID")
 
 
-@pytest.mark.parametrize("status,sub_status,result", [
-    ("urn:oasis:names:tc:SAML:2.0:status:Responder", None, "refused"),
-    ("urn:oasis:names:tc:SAML:2.0:status:Success", "urn:oasis:names:tc:SAML:2.0:status:PartialLogout", "success"),
-])
+@pytest.mark.parametrize(
+    "status,sub_status,result",
+    [
+        ("urn:oasis:names:tc:SAML:2.0:status:Responder", None, "refused"),
+        ("urn:oasis:names:tc:SAML:2.0:status:Success", "urn:oasis:names:tc:SAML:2.0:status:PartialLogout", "success"),
+    ],
+)
 def test_an_idp_that_could_not_sign_the_user_out_everywhere_says_so_and_the_user_is_told(
-        app, client, builder, acme_slo, status, sub_status, result):
+    app, client, builder, acme_slo, status, sub_status, result
+):
     request_id = _signed_out_with_request(client, builder)
     answer = acme_slo.xml(in_response_to=request_id, status=status, sub_status=sub_status)
     landed = acme_slo.get(client, acme_slo.query(answer, kind="SAMLResponse", relay_state="/login"))

@@ -45,8 +45,10 @@ def app_with(app):
     made = []
 
     def make(**config):
-        base = {k: app.config[k] for k in ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "SP_BASE_URL",
-                                           "SAML_SETTINGS_DIR")}
+        base = {
+            k: app.config[k]
+            for k in ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "SP_BASE_URL", "SAML_SETTINGS_DIR")
+        }
         made.append(create_app({**base, **config}))
         return made[-1]
 
@@ -64,13 +66,20 @@ def test_the_sp_metadata_has_entity_id_acs_name_id_format_and_the_signing_certif
     descriptor = root.find("md:SPSSODescriptor", NS)
     assert descriptor.get("AuthnRequestsSigned") == "true"
     [acs] = descriptor.findall("md:AssertionConsumerService", NS)
-    assert (acs.get("Binding"), acs.get("Location")) == ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", f"{SP_BASE}/saml/initech/acs")
-    assert descriptor.findtext("md:NameIDFormat", namespaces=NS) == "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    assert (acs.get("Binding"), acs.get("Location")) == (
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+        f"{SP_BASE}/saml/initech/acs",
+    )
+    assert (
+        descriptor.findtext("md:NameIDFormat", namespaces=NS) == "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+    )
     assert key_uses(root) == [("signing", sp_cert_body(settings_dir))]
     # Single logout by HTTP-Redirect; no encryption key while encrypted assertions are refused.
     [sls] = descriptor.findall("md:SingleLogoutService", NS)
-    assert (sls.get("Binding"), sls.get("Location")) == ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
-                                                         f"{SP_BASE}/saml/initech/sls")
+    assert (sls.get("Binding"), sls.get("Location")) == (
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+        f"{SP_BASE}/saml/initech/sls",
+    )
     assert root.find("ds:Signature", NS) is None
 
 
@@ -87,14 +96,19 @@ def test_the_encryption_certificate_is_published_only_when_switched_on(app_with)
     assert b"publishes an encryption certificate" in app.test_client().get("/saml/initech/setup").data
 
 
-def test_the_next_certificate_is_published_next_to_the_current_one_ahead_of_a_rollover(app_with, tmp_path, settings_dir):
+def test_the_next_certificate_is_published_next_to_the_current_one_ahead_of_a_rollover(
+    app_with, tmp_path, settings_dir
+):
     folder = tmp_path / "keys"
     shutil.copytree(settings_dir, folder)
     next_cert = samples.cert("SP next certificate")
     (folder / "sp-next.crt").write_bytes(next_cert)
     app = app_with(SAML_SETTINGS_DIR=str(folder))
     add_tenant(app, "initech", None)
-    assert key_uses(metadata_of(app.test_client())) == [("signing", sp_cert_body(settings_dir)), ("signing", cert_body(next_cert))]
+    assert key_uses(metadata_of(app.test_client())) == [
+        ("signing", sp_cert_body(settings_dir)),
+        ("signing", cert_body(next_cert)),
+    ]
 
 
 def test_signed_sp_metadata_verifies_with_our_certificate(app_with, settings_dir):
@@ -120,21 +134,33 @@ def test_single_logout_is_published_exactly_where_the_app_serves_it(app, client)
 
 # --- The setup page ----------------------------------------------------------------------
 
+
 def test_the_setup_page_gives_the_idp_admin_every_value_and_the_steps_for_each_idp(app, client):
     add_tenant(app, "initech", samples.okta())
     page = client.get("/saml/initech/setup")
     assert page.status_code == 200
     html = page.data.decode()
     assert "Set up single sign-on for Initech Corp" in html
-    for value in (ENTITY, f"{SP_BASE}/saml/initech/acs", f"{SP_BASE}/saml/initech/login",
-                  f"{SP_BASE}/saml/initech/sls", "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"):
+    for value in (
+        ENTITY,
+        f"{SP_BASE}/saml/initech/acs",
+        f"{SP_BASE}/saml/initech/login",
+        f"{SP_BASE}/saml/initech/sls",
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    ):
         assert value in html
     # Single logout, where each IdP takes it (Google has none).
     assert "Enable Single Logout" in html and "SAML Logout" in html and "no SAML single logout" in html
     for idp in ("Okta", "Microsoft Entra ID", "AD FS", "Google Workspace"):
         assert f"<summary>{idp}" in html
     # The attributes we read, straight from the provisioning code.
-    for name in ("email", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress", "displayName", "givenName", "sn"):
+    for name in (
+        "email",
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "displayName",
+        "givenName",
+        "sn",
+    ):
         assert f"<code>{name}</code>" in html
     assert "Leave assertion encryption" in html
     # Public page: nothing about the IdP we trust or the users.

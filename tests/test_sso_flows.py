@@ -42,7 +42,9 @@ def b64(xml: str) -> str:
     return base64.b64encode(xml.encode()).decode()
 
 
-def test_sp_initiated_login_from_the_login_screen_creates_the_user_in_the_default_group(client, app, globex, pysaml2_idp):
+def test_sp_initiated_login_from_the_login_screen_creates_the_user_in_the_default_group(
+    client, app, globex, pysaml2_idp
+):
     # The employee types their work email on our login screen...
     token = client.csrf_token("/login?next=/reports/q3")
     found = client.post("/login", data={"email": "wile@globex.example", "next": "/reports/q3", "csrf_token": token})
@@ -62,7 +64,10 @@ def test_sp_initiated_login_from_the_login_screen_creates_the_user_in_the_defaul
 
     # ...and comes back with pysaml2's signed answer.
     xml = pysaml2_idp.response(
-        sp_entity_id=ENTITY, acs_url=ACS, name_id="wile@globex.example", in_response_to=request.get("ID"),
+        sp_entity_id=ENTITY,
+        acs_url=ACS,
+        name_id="wile@globex.example",
+        in_response_to=request.get("ID"),
         attributes={"email": ["wile@globex.example"], "displayName": ["Wile E. Coyote"]},
     )
     landed = post_acs(client, "globex", b64(xml), relay_state="/reports/q3")
@@ -71,8 +76,12 @@ def test_sp_initiated_login_from_the_login_screen_creates_the_user_in_the_defaul
 
     me = client.get("/me").get_json()
     assert me == {
-        "tenant": "globex", "name_id": "wile@globex.example", "email": "wile@globex.example",
-        "display_name": "Wile E. Coyote", "group": "No access", "permissions": [],
+        "tenant": "globex",
+        "name_id": "wile@globex.example",
+        "email": "wile@globex.example",
+        "display_name": "Wile E. Coyote",
+        "group": "No access",
+        "permissions": [],
     }
     [user] = rows(app, User)
     assert (user.source, user.group_source) == ("jit", "default")
@@ -81,8 +90,12 @@ def test_sp_initiated_login_from_the_login_screen_creates_the_user_in_the_defaul
 
 
 def test_idp_initiated_login_from_the_portal_lands_signed_in(client, app, globex, pysaml2_idp):
-    xml = pysaml2_idp.response(sp_entity_id=ENTITY, acs_url=ACS, name_id="roadrunner@globex.example",
-                               attributes={"email": ["roadrunner@globex.example"]})
+    xml = pysaml2_idp.response(
+        sp_entity_id=ENTITY,
+        acs_url=ACS,
+        name_id="roadrunner@globex.example",
+        attributes={"email": ["roadrunner@globex.example"]},
+    )
     landed = post_acs(client, "globex", b64(xml), relay_state="/welcome")
     assert landed.status_code == 303, landed.data
     assert landed.headers["Location"] == "/welcome"
@@ -102,15 +115,23 @@ def test_a_response_with_only_a_name_id_and_no_attributes_is_a_valid_login(clien
 
 
 @pytest.mark.parametrize("sign_response,sign_assertion", [(True, False), (False, True), (True, True)])
-def test_a_signature_on_the_response_or_the_assertion_is_enough(client, globex, pysaml2_idp, sign_response, sign_assertion):
-    xml = pysaml2_idp.response(sp_entity_id=ENTITY, acs_url=ACS, name_id="sig@globex.example",
-                               sign_response=sign_response, sign_assertion=sign_assertion)
+def test_a_signature_on_the_response_or_the_assertion_is_enough(
+    client, globex, pysaml2_idp, sign_response, sign_assertion
+):
+    xml = pysaml2_idp.response(
+        sp_entity_id=ENTITY,
+        acs_url=ACS,
+        name_id="sig@globex.example",
+        sign_response=sign_response,
+        sign_assertion=sign_assertion,
+    )
     assert post_acs(client, "globex", b64(xml)).status_code == 303
 
 
 def test_an_unsigned_pysaml2_response_is_refused(client, app, globex, pysaml2_idp):
-    xml = pysaml2_idp.response(sp_entity_id=ENTITY, acs_url=ACS, name_id="x@globex.example",
-                               sign_response=False, sign_assertion=False)
+    xml = pysaml2_idp.response(
+        sp_entity_id=ENTITY, acs_url=ACS, name_id="x@globex.example", sign_response=False, sign_assertion=False
+    )
     refused = post_acs(client, "globex", b64(xml))
     assert refused.status_code == 400
     assert b"saml.signature_missing" in refused.data
@@ -118,8 +139,9 @@ def test_an_unsigned_pysaml2_response_is_refused(client, app, globex, pysaml2_id
 
 
 def test_a_sha1_signed_pysaml2_response_is_refused(client, app, globex, pysaml2_idp):
-    xml = pysaml2_idp.response(sp_entity_id=ENTITY, acs_url=ACS, name_id="x@globex.example",
-                               sign_alg="rsa-sha1", digest_alg="sha1")
+    xml = pysaml2_idp.response(
+        sp_entity_id=ENTITY, acs_url=ACS, name_id="x@globex.example", sign_alg="rsa-sha1", digest_alg="sha1"
+    )
     refused = post_acs(client, "globex", b64(xml))
     assert refused.status_code == 400
     assert b"saml.weak_algorithm" in refused.data
@@ -128,7 +150,9 @@ def test_a_sha1_signed_pysaml2_response_is_refused(client, app, globex, pysaml2_
 
 def test_pysaml2_answer_to_a_request_of_another_tenant_is_refused(client, app, globex, pysaml2_idp, acme):
     acme_request = start_login(client, acme)
-    xml = pysaml2_idp.response(sp_entity_id=ENTITY, acs_url=ACS, name_id="x@globex.example", in_response_to=acme_request)
+    xml = pysaml2_idp.response(
+        sp_entity_id=ENTITY, acs_url=ACS, name_id="x@globex.example", in_response_to=acme_request
+    )
     refused = post_acs(client, "globex", b64(xml))
     assert refused.status_code == 400
     assert b"saml.request_unknown" in refused.data

@@ -3,7 +3,7 @@ are still ours to keep, so they are tested here without python3-saml behind them
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from sp.saml import response
 from sp.saml import xml as xml_core
 from support.journeys import SP_BASE
 
-NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 EXPECT = response.Expectations(
     sp_entity_id=f"{SP_BASE}/saml/acme/metadata",
     acs_url=f"{SP_BASE}/saml/acme/acs",
@@ -36,16 +36,22 @@ def test_a_correct_response_passes_with_the_clock_frozen_in_the_past(builder):
     assert facts.remember_until == NOW + timedelta(minutes=5) + timedelta(seconds=120)
 
 
-@pytest.mark.parametrize("changes,error", [
-    ({"name_id": ""}, errors.NameIdMissing),
-    ({"name_id": "   "}, errors.NameIdMissing),
-    ({"issuer": "https://idp.other.example", "response_issuer": "https://idp.acme.example/saml"}, errors.IssuerMismatch),
-    ({"response_issuer": "https://idp.other.example"}, errors.IssuerMismatch),
-    ({"clock_offset": timedelta(seconds=121)}, errors.IssueInstantInvalid),
-    ({"clock_offset": timedelta(minutes=-20), "lifetime": timedelta(hours=1)}, errors.IssueInstantInvalid),
-    ({"clock_offset": timedelta(minutes=-8), "lifetime": timedelta(minutes=5)}, errors.Expired),
-    ({"status": "urn:oasis:names:tc:SAML:2.0:status:Requester"}, errors.StatusNotSuccess),
-])
+@pytest.mark.parametrize(
+    "changes,error",
+    [
+        ({"name_id": ""}, errors.NameIdMissing),
+        ({"name_id": "   "}, errors.NameIdMissing),
+        (
+            {"issuer": "https://idp.other.example", "response_issuer": "https://idp.acme.example/saml"},
+            errors.IssuerMismatch,
+        ),
+        ({"response_issuer": "https://idp.other.example"}, errors.IssuerMismatch),
+        ({"clock_offset": timedelta(seconds=121)}, errors.IssueInstantInvalid),
+        ({"clock_offset": timedelta(minutes=-20), "lifetime": timedelta(hours=1)}, errors.IssueInstantInvalid),
+        ({"clock_offset": timedelta(minutes=-8), "lifetime": timedelta(minutes=5)}, errors.Expired),
+        ({"status": "urn:oasis:names:tc:SAML:2.0:status:Requester"}, errors.StatusNotSuccess),
+    ],
+)
 def test_refusals(builder, changes, error):
     with pytest.raises(error):
         check(builder, **changes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -13,7 +13,7 @@ from sp import errors
 from sp.extensions import db
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print message as a one-line error and exit with status 1."""
     click.echo(f"error: {message}", err=True)
     sys.exit(1)

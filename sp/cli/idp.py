@@ -40,6 +40,7 @@ def _print_outcome(outcome: versions.Outcome, as_json: bool) -> None:
             + ("; run again without --dry-run to apply" if outcome.proposal.changed else "")
         )
     elif outcome.result == "applied":
+        assert outcome.version is not None  # an import is applied as a new version
         click.echo(f"applied as version {outcome.version.number}")
     else:
         click.echo("unchanged: this is the configuration already in use")
@@ -105,7 +106,7 @@ def idp_rollback(slug: str) -> None:
 @refusals_exit_cleanly
 def idp_versions(slug: str, as_json: bool) -> None:
     """List the tenant's IdP metadata versions, newest first."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "version": v.number,
             "state": v.state,

@@ -26,6 +26,7 @@ user_cli = AppGroup("user", help="Inspect a tenant's users.")
 def tenant_create(slug: str, name: str, domains: tuple[str, ...], default_group: str | None) -> None:
     """Create a tenant and its default group."""
     tenant = tenants.create_tenant(slug, name, list(domains), default_group)
+    assert tenant.default_group is not None  # create_tenant made it
     click.echo(f"created tenant {tenant.slug} ({tenant.name}); default group: {tenant.default_group.name}")
 
 
@@ -179,9 +180,12 @@ def group_delete(slug: str, name: str, move_users_to_default: bool) -> None:
     """Delete a group; refused while users hold it, unless they may move to the default group."""
     tenant = tenants.find(slug)
     moved = groups.delete(tenant, name, move_users_to_default=move_users_to_default)
-    click.echo(
-        f"deleted group {name!r}" + (f"; moved {moved} user(s) to {tenant.default_group.name!r}" if moved else "")
-    )
+    message = f"deleted group {name!r}"
+    if moved:
+        default = tenant.default_group
+        assert default is not None  # every tenant is created with its default group
+        message += f"; moved {moved} user(s) to {default.name!r}"
+    click.echo(message)
 
 
 @user_cli.command("set-group")
@@ -211,7 +215,7 @@ def user_set_group(slug: str, name_id: str, group: str, admin: str) -> None:
 @refusals_exit_cleanly
 def user_list(slug: str, as_json: bool) -> None:
     """List a tenant's users."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name_id": u.name_id,
             "email": u.email,

@@ -18,7 +18,7 @@ import ssl
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 from sp import errors
@@ -92,7 +92,8 @@ def _resolve(host: str, port: int, policy: Policy) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
         raise errors.FetchFailed(f"cannot resolve {host}: {getattr(error, 'strerror', None) or error}") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    # An AF_INET or AF_INET6 sockaddr starts with the address as a string.
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     for text in addresses:
         why = _refusal(ipaddress.ip_address(text.split("%", 1)[0]), policy.allow_private)
         if why:
@@ -118,22 +119,26 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """An HTTPS connection to an address we checked, verifying the certificate for the host name."""
 
     def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self._tls)
         self.address = address
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def _get(url: str, policy: Policy, deadline: float) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     parts = urlsplit(url)
     https = parts.scheme == "https"
+    host = parts.hostname
+    if not host:  # check_url passed every URL we get, so this never happens
+        raise errors.FetchRefused(f"{url!r} is not an http(s) URL")
     port = parts.port or (443 if https else 80)
-    address = _resolve(parts.hostname, port, policy)
+    address = _resolve(host, port, policy)
     remaining = max(0.1, deadline - time.monotonic())
     connection_class = _PinnedHTTPS if https else _PinnedHTTP
-    connection = connection_class(parts.hostname, port, address, remaining)
+    connection = connection_class(host, port, address, remaining)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request(
@@ -151,7 +156,7 @@ def _get(url: str, policy: Policy, deadline: float) -> tuple[http.client.HTTPCon
         raise
 
 
-def fetch(url: str, policy: Policy) -> BinaryIO:
+def fetch(url: str, policy: Policy) -> IO[bytes]:
     """GET url under policy; return the body as a file positioned at its start (the caller closes it)."""
     check_url(url)
     deadline = time.monotonic() + policy.timeout
@@ -180,7 +185,7 @@ def fetch(url: str, policy: Policy) -> BinaryIO:
 
 def _read_body(
     response: http.client.HTTPResponse, connection: http.client.HTTPConnection, policy: Policy, deadline: float
-) -> BinaryIO:
+) -> IO[bytes]:
     encoding = (response.getheader("Content-Encoding") or "identity").lower()
     if encoding != "identity":
         raise errors.FetchFailed(f"the server sent a {encoding}-encoded body; we ask for and accept only identity")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -83,7 +83,7 @@ def _fetch(url: str, entity_id: str | None, pinned: str | None, now: datetime) -
     """Fetch, verify the signature when pinned, parse and check; raise an SPError on any failure."""
     max_bytes = versions.max_bytes()
     policy = fetch.Policy.from_config(current_app.config, max_bytes)
-    body: BinaryIO = fetch.fetch(url, policy)
+    body: IO[bytes] = fetch.fetch(url, policy)
     with body:
         if pinned:
             data = body.read()
@@ -195,6 +195,10 @@ def refresh(tenant: Tenant, now: datetime, *, actor: str = "system") -> RefreshR
 def _failed(slug: str, source_id: int, reason: str, actor: str, now: datetime) -> RefreshResult:
     """Record a failed refresh (retrying sooner, backing off); the configuration in use is untouched."""
     source = db.session.get(IdpMetadataSource, source_id)
+    if source is None:
+        # The URL was unlinked, or the tenant deleted, while we fetched: there is nothing left to record.
+        log.warning("metadata refresh of tenant %s failed: %s (its metadata URL is gone)", slug, reason)
+        return RefreshResult(slug, "failed", f"{reason} (the configuration in use is kept)")
     source.last_fetch_at, source.last_result, source.last_error = now, "failed", reason[:2000]
     source.consecutive_failures = (source.consecutive_failures or 0) + 1
     source.next_refresh_at = now + min(MIN_INTERVAL * 2 ** min(source.consecutive_failures - 1, 10), MAX_RETRY_DELAY)
@@ -218,8 +222,8 @@ def refresh_due(now: datetime, *, force: bool = False) -> list[RefreshResult]:
         query = query.where(IdpMetadataSource.next_refresh_at <= now)
     results = []
     for source_id, slug in db.session.execute(query).all():
-        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
         try:
+            tenant = db.session.scalars(select(Tenant).where(Tenant.slug == slug)).one()
             results.append(refresh(tenant, now))
         except Exception as error:  # one tenant's surprise must not stop the others' refresh
             db.session.rollback()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -82,7 +82,7 @@ def max_bytes() -> int:
     return int(current_app.config.get("IDP_METADATA_MAX_BYTES") or idp_metadata.MAX_AGGREGATE_BYTES)
 
 
-def propose(tenant: Tenant, source: bytes | BinaryIO, *, entity_id: str | None = None, now: datetime) -> Proposal:
+def propose(tenant: Tenant, source: bytes | IO[bytes], *, entity_id: str | None = None, now: datetime) -> Proposal:
     """Parse and check metadata for tenant and diff it against the configuration in use."""
     return proposal_for(tenant, idp_metadata.read(source, entity_id=entity_id, now=now, max_bytes=max_bytes()))
 
@@ -117,7 +117,7 @@ def _cert_view(cert: dict[str, str]) -> dict[str, str]:
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]:
     """What changes from one summary to the other: entity ID, endpoints, certificates, the rest."""
-    empty = {
+    empty: dict[str, Any] = {
         "entity_id": None,
         "sso": {},
         "slo": {},
@@ -314,7 +314,7 @@ def stage(
 
 def import_metadata(
     tenant: Tenant,
-    source: bytes | BinaryIO,
+    source: bytes | IO[bytes],
     *,
     entity_id: str | None = None,
     origin: str,

@@ -10,6 +10,7 @@ import hashlib
 import re
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,7 +31,8 @@ MAX_PASSWORD = 1024
 
 @lru_cache(maxsize=4)
 def _hasher_for(parameters: tuple[tuple[str, int], ...]) -> PasswordHasher:
-    return PasswordHasher(**dict(parameters))
+    options: dict[str, Any] = dict(parameters)
+    return PasswordHasher(**options)
 
 
 def hasher() -> PasswordHasher:
@@ -137,8 +139,11 @@ def authenticate(
         # The same work as a real check: timing tells no one which names exist or are locked.
         with contextlib.suppress(VerificationError):
             hasher().verify(_dummy_hash(), password)
-        why = f"locked until {user.locked_until:%H:%M} UTC" if locked else "no such active operator"
+        why = (
+            f"locked until {user.locked_until:%H:%M} UTC" if locked and user is not None else "no such active operator"
+        )
         raise _refuse(name, why, client, now)
+    password_ok: bool
     try:
         password_ok = hasher().verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from sp.database import rowcount
 from sp.extensions import db
 from sp.models import LoginTrace, Tenant
 
@@ -193,7 +194,7 @@ def last_times(tenant_ids: list[int] | None = None) -> dict[int, dict[str, datet
 def purge(now: datetime, retention_days: int) -> int:
     """Delete traces older than the retention period; the caller commits. Returns how many."""
     cutoff = now - timedelta(days=retention_days)
-    return db.session.execute(delete(LoginTrace).where(LoginTrace.time < cutoff)).rowcount
+    return rowcount(db.session.execute(delete(LoginTrace).where(LoginTrace.time < cutoff)))
 
 
 def as_json(trace: LoginTrace, tenant_slug: str | None = None) -> dict[str, Any]:

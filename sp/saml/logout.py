@@ -29,7 +29,7 @@ from sp.saml.config import IdpConfig, SpConfig, request_data, settings_for
 from sp.saml.messages import LOGOUT_REQUEST
 from sp.saml.response import MAX_NAME_ID, MAX_NAME_ID_FORMAT, MAX_SESSION_INDEX, STATUS_SUCCESS
 from sp.saml.times import parse_saml_time
-from sp.saml.xml import DS, SAML, SAMLP
+from sp.saml.xml import DS, SAML, SAMLP, text
 
 # The query-signature algorithms we verify: RSA with SHA-256 or stronger. python3-saml verifies any
 # other URI as RSA-SHA256 and takes SHA-1 when SigAlg is absent, so we refuse everything else first.
@@ -85,7 +85,7 @@ class LogoutResponseFacts:
 
 
 def _text(element: etree._Element | None) -> str:
-    return "" if element is None else "".join(element.itertext()).strip()
+    return text(element) or ""
 
 
 def _check_header(root: etree._Element, kind: str, expect: LogoutExpectations, now: datetime) -> datetime:
@@ -154,8 +154,10 @@ def check_logout_request(root: etree._Element, expect: LogoutExpectations, now: 
         raise errors.ValueTooLong(
             f"more than {MAX_SESSION_INDEXES} SessionIndexes, or one longer than {MAX_SESSION_INDEX} characters"
         )
+    request_id = root.get("ID")
+    assert request_id is not None  # _check_header refused a LogoutRequest without an ID
     return LogoutRequestFacts(
-        request_id=root.get("ID"),
+        request_id=request_id,
         issue_instant=instant,
         name_id=name_id,
         name_id_format=name_id_format,
@@ -172,14 +174,17 @@ def check_logout_response(root: etree._Element, expect: LogoutExpectations, now:
     if not in_response_to:
         raise errors.RequestUnknown("the LogoutResponse answers no request (it has no InResponseTo)")
     code = root.find(f"{SAMLP}Status/{SAMLP}StatusCode")
-    if code is None or not code.get("Value"):
+    status = code.get("Value") if code is not None else None
+    if code is None or not status:
         raise errors.SchemaInvalid("the LogoutResponse has no Status")
     message = _text(root.find(f"{SAMLP}Status/{SAMLP}StatusMessage"))
+    response_id = root.get("ID")
+    assert response_id is not None  # _check_header refused a LogoutResponse without an ID
     return LogoutResponseFacts(
-        response_id=root.get("ID"),
+        response_id=response_id,
         in_response_to=in_response_to,
         issue_instant=instant,
-        status=code.get("Value"),
+        status=status,
         sub_statuses=[nested.get("Value") or "" for nested in code.iter(SAMLP + "StatusCode") if nested is not code],
         status_message=message[:200] or None,
     )

@@ -19,7 +19,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -109,7 +109,7 @@ class IdpMetadata:
         }
 
 
-_PARSER_OPTIONS = dict(
+_PARSER_OPTIONS: dict[str, Any] = dict(
     resolve_entities=False,
     no_network=True,
     load_dtd=False,
@@ -139,7 +139,7 @@ class _GuardedReader:
 
     _OVERLAP = len(b"<!DOCTYPE") - 1
 
-    def __init__(self, source: BinaryIO, max_bytes: int, keep_bytes: int) -> None:
+    def __init__(self, source: IO[bytes], max_bytes: int, keep_bytes: int) -> None:
         self.source, self.max_bytes, self.keep_bytes = source, max_bytes, keep_bytes
         self.total = 0
         self.chunk_started_at = 0
@@ -199,8 +199,9 @@ _DURATION = re.compile(
 
 def parse_duration(value: str | None) -> timedelta | None:
     """An xs:duration such as PT6H or P1D as a timedelta (a year is 365 days, a month 30); None if unreadable."""
-    match = _DURATION.match((value or "").strip())
-    if not match or value.strip() in ("P", "PT") or value.strip().endswith("T"):
+    stripped = (value or "").strip()
+    match = _DURATION.match(stripped)
+    if not match or stripped in ("P", "PT") or stripped.endswith("T"):
         return None
     years, months, weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
     return timedelta(days=years * 365 + months * 30 + weeks * 7 + days, hours=hours, minutes=minutes, seconds=seconds)
@@ -216,15 +217,17 @@ class _Picked:
 
 def _validity(entity: etree._Element) -> tuple[datetime | None, str | None]:
     """The earliest validUntil and shortest cacheDuration of the entity and the aggregates around it."""
-    stamps, durations = [], []
+    stamps: list[datetime] = []
+    durations: list[str] = []
     for element in (entity, *entity.iterancestors(ENTITIES)):
         stamp = _parse_time(element.get("validUntil"))
         if stamp is not None:
             stamps.append(stamp)
-        if element.get("cacheDuration"):
-            durations.append(element.get("cacheDuration").strip())
-    readable = [d for d in durations if parse_duration(d) is not None]
-    shortest = min(readable, key=parse_duration) if readable else (durations[0] if durations else None)
+        duration = element.get("cacheDuration")
+        if duration:
+            durations.append(duration.strip())
+    readable = [(length, d) for d in durations if (length := parse_duration(d)) is not None]
+    shortest = min(readable, key=lambda pair: pair[0])[1] if readable else (durations[0] if durations else None)
     return (min(stamps) if stamps else None), shortest
 
 
@@ -294,6 +297,7 @@ def _pick(reader: _GuardedReader, entity_id: str | None) -> _Picked:
         raise errors.MetadataAmbiguous(
             f"the aggregate holds {len(idps)} IdPs; pick one with --entity-id: {listed}{more}"
         )
+    assert chosen is not None  # the aggregate's only IdP was wanted, so chosen, when it passed
     return chosen
 
 
@@ -350,6 +354,8 @@ def certificate_warnings(certificates: list[Certificate], now: datetime) -> list
 def _extract(picked: _Picked, now: datetime) -> IdpMetadata:
     entity = picked.entity
     descriptor = _idp_descriptor(entity)
+    if descriptor is None:  # _pick keeps only an entity with one
+        raise errors.MetadataNotIdp("the metadata has no IDPSSODescriptor supporting SAML 2.0")
     found_id = (entity.get("entityID") or "").strip()
     if not found_id:
         raise errors.MetadataMalformed("the EntityDescriptor has no entityID")
@@ -361,7 +367,7 @@ def _extract(picked: _Picked, now: datetime) -> IdpMetadata:
     def endpoints(tag: str) -> dict[str, str]:
         found: dict[str, str] = {}
         for endpoint in descriptor.iterchildren(f"{MD}{tag}"):
-            binding, location = endpoint.get("Binding"), (endpoint.get("Location") or "").strip()
+            binding, location = endpoint.get("Binding") or "", (endpoint.get("Location") or "").strip()
             if binding in (BINDING_REDIRECT, BINDING_POST) and location and binding not in found:
                 if not location.startswith(("https://", "http://")):
                     raise errors.MetadataMalformed(f"the {tag} location {location!r} is not an http(s) URL")
@@ -419,7 +425,7 @@ def _extract(picked: _Picked, now: datetime) -> IdpMetadata:
 
 
 def read(
-    source: bytes | BinaryIO,
+    source: bytes | IO[bytes],
     entity_id: str | None = None,
     now: datetime | None = None,
     max_bytes: int = MAX_AGGREGATE_BYTES,
@@ -470,10 +476,11 @@ def check_signature_shape(root: etree._Element) -> etree._Element:
     signature = signatures[0]
     signed_info = signature.find(f"{DS}SignedInfo")
     references = signed_info.findall(f"{DS}Reference") if signed_info is not None else []
-    if len(references) != 1:
+    if signed_info is None or len(references) != 1:
         raise errors.MetadataSignatureInvalid("the metadata signature must have exactly one Reference")
     uri = references[0].get("URI")
-    if uri != "" and (not root.get("ID") or uri != "#" + root.get("ID")):
+    root_id = root.get("ID")
+    if uri != "" and (not root_id or uri != "#" + root_id):
         raise errors.MetadataSignatureInvalid("the metadata signature does not cover the whole document")
     c14n = signed_info.find(f"{DS}CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") not in CANONICALISATIONS:

@@ -164,9 +164,10 @@ def check_response(
     name_ids = subject.findall(SAML + "NameID")
     if subject.find(SAML + "EncryptedID") is not None:
         raise errors.EncryptedAssertionUnsupported("the IdP encrypted the NameID; turn NameID encryption off")
-    if len(name_ids) != 1 or not text(name_ids[0]):
+    name_id = text(name_ids[0]) if len(name_ids) == 1 else None
+    if not name_id:
         raise errors.NameIdMissing("the assertion's Subject has no NameID, or an empty one")
-    if len(text(name_ids[0])) > MAX_NAME_ID or len(name_ids[0].get("Format") or "") > MAX_NAME_ID_FORMAT:
+    if len(name_id) > MAX_NAME_ID or len(name_ids[0].get("Format") or "") > MAX_NAME_ID_FORMAT:
         raise errors.ValueTooLong(
             f"the NameID is longer than {MAX_NAME_ID} characters, or its Format longer than {MAX_NAME_ID_FORMAT}"
         )
@@ -292,10 +293,10 @@ def _check_subject_confirmation(
 
 def _check_conditions(assertion: etree._Element, expect: Expectations, now: datetime) -> datetime | None:
     skew = expect.clock_skew
-    conditions = assertion.findall(SAML + "Conditions")
-    if len(conditions) != 1:
+    found = assertion.findall(SAML + "Conditions")
+    if len(found) != 1:
         raise errors.AudienceMissing("the assertion has no Conditions, so no AudienceRestriction")
-    conditions = conditions[0]
+    conditions = found[0]
     not_before = parse_saml_time(conditions.get("NotBefore"))
     if not_before is not None and now + skew < not_before:
         raise errors.NotYetValid(

@@ -48,25 +48,27 @@ EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 # Only these transforms may run: no XPath, XSLT, base64 or XPointer.
 TRANSFORMS = CANONICALISATIONS | {ENVELOPED}
 # The same sets as xmlsec names them: xmlsec refuses anything else even if a check above were missed.
+# xmlsec.constants holds the very objects xmlsec.Transform.RSA_SHA256 and the like name; its stubs
+# type them, where the stubs make xmlsec.Transform a class without those attributes.
 _XMLSEC_SIGNATURE = (
-    xmlsec.Transform.RSA_SHA256,
-    xmlsec.Transform.RSA_SHA384,
-    xmlsec.Transform.RSA_SHA512,
-    xmlsec.Transform.ECDSA_SHA256,
-    xmlsec.Transform.ECDSA_SHA384,
-    xmlsec.Transform.ECDSA_SHA512,
-    xmlsec.Transform.EXCL_C14N,
-    xmlsec.Transform.C14N,
-    xmlsec.Transform.C14N11,
+    xmlsec.constants.TransformRsaSha256,
+    xmlsec.constants.TransformRsaSha384,
+    xmlsec.constants.TransformRsaSha512,
+    xmlsec.constants.TransformEcdsaSha256,
+    xmlsec.constants.TransformEcdsaSha384,
+    xmlsec.constants.TransformEcdsaSha512,
+    xmlsec.constants.TransformExclC14N,
+    xmlsec.constants.TransformInclC14N,
+    xmlsec.constants.TransformInclC14N11,
 )
 _XMLSEC_REFERENCE = (
-    xmlsec.Transform.ENVELOPED,
-    xmlsec.Transform.EXCL_C14N,
-    xmlsec.Transform.C14N,
-    xmlsec.Transform.C14N11,
-    xmlsec.Transform.SHA256,
-    xmlsec.Transform.SHA384,
-    xmlsec.Transform.SHA512,
+    xmlsec.constants.TransformEnveloped,
+    xmlsec.constants.TransformExclC14N,
+    xmlsec.constants.TransformInclC14N,
+    xmlsec.constants.TransformInclC14N11,
+    xmlsec.constants.TransformSha256,
+    xmlsec.constants.TransformSha384,
+    xmlsec.constants.TransformSha512,
 )
 
 # The elements whose enveloped signature we read a signer from.
@@ -96,7 +98,7 @@ def check_shape(signature: etree._Element, allowed_parents: tuple[etree._Element
     Raises SignatureStructure or WeakAlgorithm.
     """
     parent = signature.getparent()
-    if not any(parent is allowed for allowed in allowed_parents):
+    if parent is None or not any(parent is allowed for allowed in allowed_parents):
         raise errors.SignatureStructure("a signature sits somewhere other than on the Response or the Assertion")
     signed_info = signature.findall(DS + "SignedInfo")
     if len(signed_info) != 1:
@@ -187,7 +189,8 @@ def check_message_signature(root: etree._Element) -> etree._Element:
 @lru_cache(maxsize=512)
 def _key(pem: str) -> xmlsec.Key:
     """The public key of a trusted certificate, read once (the context copies it for each use)."""
-    return xmlsec.Key.from_memory(pem.encode("ascii"), xmlsec.KeyFormat.CERT_PEM, None)
+    # xmlsec.constants.KeyDataFormatCertPem is xmlsec.KeyFormat.CERT_PEM, which the stubs lack.
+    return xmlsec.Key.from_memory(pem.encode("ascii"), xmlsec.constants.KeyDataFormatCertPem, None)
 
 
 def _verifies(signature: etree._Element, pem: str) -> bool:

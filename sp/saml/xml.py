@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import onelogin.saml2
 from lxml import etree
@@ -38,7 +40,7 @@ _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]*)[\"']")
 _UTF8_NAMES = frozenset({b"utf-8", b"utf8", b"us-ascii", b"ascii"})
 # Comments, PIs and CDATA are refused before parsing, so nothing needs removing here: a parser
 # that silently dropped them would hide what the raw check is meant to see.
-_MESSAGE_PARSER_OPTIONS = dict(
+_MESSAGE_PARSER_OPTIONS: dict[str, Any] = dict(
     resolve_entities=False,
     no_network=True,
     load_dtd=False,
@@ -119,7 +121,8 @@ def check_schema(root: etree._Element, name: str = PROTOCOL_SCHEMA) -> None:
     """
     schema = _compiled_schema(name)
     if not schema.validate(root):
-        first = schema.error_log.last_error
+        # lxml-stubs 0.5.1 declare _ErrorLog without attributes; lxml's error logs have last_error.
+        first = schema.error_log.last_error  # type: ignore[attr-defined]
         detail = f": {first.message[:200]}" if first is not None else ""
         raise errors.SchemaInvalid(f"the {etree.QName(root).localname} does not follow the SAML schema{detail}")
 
@@ -128,7 +131,8 @@ def text(element: etree._Element | None) -> str | None:
     """All the text inside element, stripped; None for no element."""
     if element is None:
         return None
-    return "".join(element.itertext()).strip()
+    # lxml-stubs type itertext as str | bytes; lxml yields only str on Python 3.
+    return "".join(cast(Iterator[str], element.itertext())).strip()
 
 
 def localname(element: etree._Element) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 
 from sp import errors
+from sp.database import rowcount
 from sp.extensions import db
 from sp.models import SamlRequest, Tenant
 
@@ -35,18 +36,20 @@ def consume(tenant: Tenant, request_id: str, now: datetime, kind: str = AUTHN) -
     RequestReused or RequestExpired.
     """
     what = _WHAT[kind]
-    claimed = db.session.execute(
-        update(SamlRequest)
-        .where(
-            SamlRequest.id == request_id,
-            SamlRequest.tenant_id == tenant.id,
-            SamlRequest.kind == kind,
-            SamlRequest.used_at.is_(None),
-            SamlRequest.expires_at > now,
+    claimed = rowcount(
+        db.session.execute(
+            update(SamlRequest)
+            .where(
+                SamlRequest.id == request_id,
+                SamlRequest.tenant_id == tenant.id,
+                SamlRequest.kind == kind,
+                SamlRequest.used_at.is_(None),
+                SamlRequest.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     record = db.session.get(SamlRequest, request_id, populate_existing=True)
     if claimed == 1 and record is not None:
         return record
@@ -61,4 +64,4 @@ def consume(tenant: Tenant, request_id: str, now: datetime, kind: str = AUTHN) -
 
 def purge(now: datetime) -> int:
     """Delete requests that can no longer be answered; returns how many."""
-    return db.session.execute(delete(SamlRequest).where(SamlRequest.expires_at <= now)).rowcount
+    return rowcount(db.session.execute(delete(SamlRequest).where(SamlRequest.expires_at <= now)))

@@ -14,6 +14,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from sp import errors
+from sp.database import rowcount
 from sp.extensions import db
 from sp.models import ReplayEntry, Tenant
 
@@ -47,4 +48,4 @@ def remember(
 
 def purge(now: datetime) -> int:
     """Forget messages that would be refused as expired anyway; returns how many."""
-    return db.session.execute(delete(ReplayEntry).where(ReplayEntry.expires_at <= now)).rowcount
+    return rowcount(db.session.execute(delete(ReplayEntry).where(ReplayEntry.expires_at <= now)))

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
@@ -117,7 +118,7 @@ def consume(
     if incoming.binding == bindings.POST:
         signature.check_message_signature(root)
     expect = trust.logout_expectations(tenant, idp)
-    verify = dict(parameters=incoming.parameters(), query_string=incoming.query_string)
+    verify: dict[str, Any] = dict(parameters=incoming.parameters(), query_string=incoming.query_string)
 
     if kind == messages.LOGOUT_REQUEST:
         facts = logout.check_logout_request(root, expect, now)

@@ -210,8 +210,10 @@ def rule_json(row: MappingRule) -> dict:
 
 def decide(tenant: Tenant, attributes: Mapping[str, Sequence[str]]) -> group_mapping.Decision:
     """What the tenant's rules make of these attributes, whatever the sync policy."""
+    default_group_id = tenant.default_group_id
+    assert default_group_id is not None  # every tenant is created with its default group
     return group_mapping.evaluate(
-        attributes, [as_rule(r) for r in rules(tenant)], list(tenant.role_attributes or []), tenant.default_group_id
+        attributes, [as_rule(r) for r in rules(tenant)], list(tenant.role_attributes or []), default_group_id
     )
 
 
@@ -269,6 +271,7 @@ def preview(tenant: Tenant, attributes: Mapping[str, Sequence[str]]) -> Preview:
     decision = decide(tenant, attributes)
     refused = decision.rule is None and tenant.on_no_match == "deny"
     group = db.session.get(UserGroup, decision.group_id)
+    assert group is not None  # a rule's group or the default group: foreign keys keep both
     found = notes(tenant)
     if decision.capped:
         found.append(

@@ -103,7 +103,7 @@ def set_permissions(group: UserGroup, permissions: list[str], *, actor: str = "c
 def member_counts(tenant_id: int) -> dict[int, int]:
     """{group id: how many users hold it}."""
     return dict(
-        db.session.execute(  # type: ignore[arg-type]
+        db.session.execute(
             select(User.group_id, func.count()).where(User.tenant_id == tenant_id).group_by(User.group_id)
         ).all()
     )
@@ -113,7 +113,7 @@ def listing(tenant: Tenant) -> list[dict]:
     """The tenant's groups with their permissions, member and rule counts, default one flagged."""
     members = member_counts(tenant.id)
     mapped = dict(
-        db.session.execute(  # type: ignore[arg-type]
+        db.session.execute(
             select(MappingRule.group_id, func.count())
             .where(MappingRule.tenant_id == tenant.id)
             .group_by(MappingRule.group_id)
@@ -149,9 +149,11 @@ def delete(
         raise errors.GroupPolicyConflict(f"{which} group {group.name!r}; remove {'it' if one else 'them'} first")
     holders = list(db.session.scalars(select(User).where(User.group_id == group.id).order_by(User.id)))
     if holders and not move_users_to_default:
+        default = tenant.default_group
+        assert default is not None  # every tenant is created with its default group
         raise errors.GroupPolicyConflict(
             f"{len(holders)} {'user holds' if len(holders) == 1 else 'users hold'} group {group.name!r}; "
-            f"delete it moving them to the default group {tenant.default_group.name!r}, or move them first"
+            f"delete it moving them to the default group {default.name!r}, or move them first"
         )
     assert tenant.default_group_id is not None
     for user in holders:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from flask_login import UserMixin
 from sqlalchemy import or_, select, update
 
+from sp.database import rowcount
 from sp.extensions import db
 from sp.models import User, UserSession
 
@@ -75,11 +76,13 @@ def revoke(token: str, now: datetime) -> None:
 
 def revoke_all(user_id: int, now: datetime) -> int:
     """End every session of a user (deactivation); the caller commits. Returns how many."""
-    return db.session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    ).rowcount
+    return rowcount(
+        db.session.execute(
+            update(UserSession)
+            .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    )
 
 
 def revoke_for_logout(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -49,7 +50,7 @@ def normalise_domain(domain: str) -> str:
 
 
 def create_tenant(
-    slug: str, name: str, domains: list[str] = (), default_group: str | None = None, *, actor: str = "cli"
+    slug: str, name: str, domains: Sequence[str] = (), default_group: str | None = None, *, actor: str = "cli"
 ) -> Tenant:
     """Create a tenant with its default group ("No access" unless named)."""
     if not SLUG.match(slug):

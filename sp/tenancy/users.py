@@ -85,13 +85,9 @@ def all_of(tenant: Tenant) -> list[User]:
 def counts(tenant_id: int | None = None) -> dict:
     """{True: active users, False: deactivated ones} of a tenant; or {tenant id: users} of every tenant."""
     if tenant_id is None:
-        return dict(
-            db.session.execute(  # type: ignore[arg-type]
-                select(User.tenant_id, func.count()).group_by(User.tenant_id)
-            ).all()
-        )
+        return dict(db.session.execute(select(User.tenant_id, func.count()).group_by(User.tenant_id)).all())
     return dict(
-        db.session.execute(  # type: ignore[arg-type]
+        db.session.execute(
             select(User.active, func.count()).where(User.tenant_id == tenant_id).group_by(User.active)
         ).all()
     )

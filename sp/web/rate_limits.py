@@ -9,6 +9,8 @@ memory rather than refuse logins.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app
 from flask_limiter import Limiter, RateLimitExceeded
@@ -28,19 +30,25 @@ LIMITED = {
 }
 
 
+def _configured(setting: str) -> Callable[[], str]:
+    """The limit in config[setting], read again at each request."""
+    return lambda: current_app.config[setting]
+
+
 def init_app(app: Flask) -> Limiter:
     """Attach a Limiter to app and limit the endpoints in LIMITED; call after the blueprints."""
     if app.config["TRUSTED_PROXIES"]:
         # The client IP is the one our own proxies saw, never what the client claims.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0, x_host=0)
+        # Wrapping wsgi_app is how Flask documents adding WSGI middleware; to mypy it replaces a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"], x_proto=0, x_host=0
+        )
     limiter = Limiter(key_func=get_remote_address, app=app)
     # The limits hold only a weak reference to their Limiter: the app keeps it alive.
     app.extensions["sp.limiter"] = limiter
     for endpoint, (setting, methods) in LIMITED.items():
-        view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(
-            lambda setting=setting: current_app.config[setting], methods=methods
-        )(view)
+        view: Callable[..., Any] = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.limit(_configured(setting), methods=methods)(view)
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(error: RateLimitExceeded):

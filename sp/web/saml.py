@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from sp import clock
 from sp.extensions import csrf
@@ -16,11 +18,13 @@ from sp.web import started
 from sp.web.security_headers import csp
 from sp.web.tenant_url import resolve_from_url
 
+_R = TypeVar("_R", bound=BaseResponse)
+
 bp = Blueprint("saml", __name__, url_prefix="/saml/<slug>")
 resolve_from_url(bp)
 
 
-def no_store(response: Response) -> Response:
+def no_store(response: _R) -> _R:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response

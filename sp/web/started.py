@@ -9,8 +9,13 @@ where the IdP is on the same site) it is Lax, which browsers would refuse as Non
 
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from typing import TypeVar
+
+from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.wrappers import Response
+
+_R = TypeVar("_R", bound=Response)
 
 _SALT = "sp.saml.started-requests"
 # A few tabs may start sign-ins at once; only the most recent ones need finishing.
@@ -26,7 +31,9 @@ def cookie_name() -> str:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=_SALT)
+    key = current_app.secret_key
+    assert key is not None  # sp.config always sets SECRET_KEY
+    return URLSafeTimedSerializer(key, salt=_SALT)
 
 
 def ids() -> frozenset[str]:
@@ -34,7 +41,7 @@ def ids() -> frozenset[str]:
     return frozenset(_recent())
 
 
-def remember(response: Response, request_id: str) -> Response:
+def remember(response: _R, request_id: str) -> _R:
     """Add request_id to the browser's cookie (keeping the most recent few)."""
     recent = [item for item in _recent() if item != request_id][-(KEEP - 1) :] + [request_id]
     https = _https()

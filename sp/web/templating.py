@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import Flask, request, url_for
 
@@ -49,9 +50,11 @@ def soonest_expiry(certificates: list[dict], now: datetime | None = None) -> dic
 
 def page_url(number: int) -> str:
     """This page's URL with its filters kept and another page number."""
-    args = request.args.to_dict()
-    args["page"] = str(number)
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    endpoint = request.endpoint
+    assert endpoint is not None  # only pages (routed requests) render a pager
+    # The URL's own variables win over a query parameter of the same name (?slug=x on /<slug>/).
+    args: dict[str, Any] = {**request.args.to_dict(), "page": str(number), **(request.view_args or {})}
+    return url_for(endpoint, **args)
 
 
 def init_app(app: Flask) -> None:

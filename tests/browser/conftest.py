@@ -26,8 +26,12 @@ from sp.tenancy import groups, tenants
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DEMO_GROUPS = {"Admins": ["admin", "reports:read", "reports:write"], "Engineering": ["reports:read"]}
@@ -71,17 +75,24 @@ def stack(tmp_path_factory) -> Stack:
     idp_server, idp_thread = _serve(None)
     sp_base, idp_base = f"http://127.0.0.1:{sp_server.server_port}", f"http://127.0.0.1:{idp_server.server_port}"
 
-    sp = create_app({
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'sp.sqlite3'}",
-        "SECRET_KEY": "browser-tests",
-        "SP_BASE_URL": sp_base,
-        "SAML_SETTINGS_DIR": str(folder / "saml_settings"),
-        "OPS_ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
-    })
-    idp = devidp.create_app({
-        "BASE_URL": idp_base, "SP_BASE_URL": sp_base, "TENANTS": ["demo"],
-        "KEY_DIR": str(folder / "devidp"), "SECRET_KEY": "browser-tests",
-    })
+    sp = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'sp.sqlite3'}",
+            "SECRET_KEY": "browser-tests",
+            "SP_BASE_URL": sp_base,
+            "SAML_SETTINGS_DIR": str(folder / "saml_settings"),
+            "OPS_ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+        }
+    )
+    idp = devidp.create_app(
+        {
+            "BASE_URL": idp_base,
+            "SP_BASE_URL": sp_base,
+            "TENANTS": ["demo"],
+            "KEY_DIR": str(folder / "devidp"),
+            "SECRET_KEY": "browser-tests",
+        }
+    )
     with sp.app_context():
         upgrade()
         tenant = tenants.create_tenant("demo", "Demo Company", ["demo.example"])

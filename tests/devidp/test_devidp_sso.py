@@ -23,9 +23,7 @@ ALICE_ATTRIBUTES = {
 }
 
 
-def _validated(
-    kit: SamlKit, saml_response: str, request_id: str | None, slug: str = "demo"
-) -> OneLogin_Saml2_Response:
+def _validated(kit: SamlKit, saml_response: str, request_id: str | None, slug: str = "demo") -> OneLogin_Saml2_Response:
     """Validate like our SP (strict, signed message and assertion required) and return the response."""
     settings = kit.sp_settings(slug, wantAssertionsSigned=True, wantMessagesSigned=True)
     response = OneLogin_Saml2_Response(settings, saml_response)
@@ -40,7 +38,7 @@ def test_sp_initiated_round_trip(kit: SamlKit) -> None:
     page = kit.page(final)
     assert page.inline_scripts == 0
     assert page.script_sources == ["/static/autosubmit.js"]
-    assert "<noscript><button type=\"submit\">Continue</button></noscript>" in final.get_data(as_text=True)
+    assert '<noscript><button type="submit">Continue</button></noscript>' in final.get_data(as_text=True)
     assert page.forms[0].fields["RelayState"] == "/after/login?x=1"
     assert final.headers["Cache-Control"] == "no-store"
 

@@ -17,10 +17,13 @@ def siege(app, client, builder, acme) -> Siege:
 @pytest.fixture
 def signed(builder):
     """A genuine signed Response tree for acme, with spec changes: signed(in_response_to=...)."""
+
     def make(**changes) -> etree._Element:
         # Re-parsed, as the SP would see it (xmlsec's template nodes lack namespace pointers).
         return etree.fromstring(etree.tostring(builder.build_tree(builder.spec(**changes))))
+
     return make
+
 
 @pytest.fixture
 def logouts(app, builder):

@@ -66,5 +66,3 @@ def test_metadata_random(request):
 def test_metadata_mutated_genuine(request, builder):
     genuine = builder.metadata(extra_certs=[builder.cert_pem])
     request.node.examples = _for_a_while(lambda: fuzzing.metadata_mutated_genuine(genuine, ROUND))
-
-

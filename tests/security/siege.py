@@ -47,7 +47,8 @@ def assert_bounded_work(outcome: Outcome, max_message_bytes: int) -> None:
     """What any refusal may cost: nothing inflated past the cap, no entity expanded into markup, bounded memory."""
     work = outcome.work
     assert work.largest_inflation <= max_message_bytes + 1, (
-        f"a decompression produced {work.largest_inflation} bytes; the cap is {max_message_bytes}")
+        f"a decompression produced {work.largest_inflation} bytes; the cap is {max_message_bytes}"
+    )
     assert not work.amplified_parses(), f"a parse built more elements than its input holds: {work.amplified_parses()}"
     assert outcome.rss_growth_kib < MEMORY_LIMIT_KIB, f"peak memory grew by {outcome.rss_growth_kib} KiB"
 
@@ -67,20 +68,32 @@ class Siege:
         """Everything a login could write, in a comparable form."""
         with self.app.app_context():
             users = db.session.execute(
-                select(User.id, User.tenant_id, User.name_id, User.email, User.display_name, User.group_id,
-                       User.group_source, User.active, User.last_login_at).order_by(User.id)
+                select(
+                    User.id,
+                    User.tenant_id,
+                    User.name_id,
+                    User.email,
+                    User.display_name,
+                    User.group_id,
+                    User.group_source,
+                    User.active,
+                    User.last_login_at,
+                ).order_by(User.id)
             ).all()
             return {
                 "users": [tuple(row) for row in users],
-                "groups": [tuple(r) for r in db.session.execute(select(UserGroup.id, UserGroup.name).order_by(UserGroup.id))],
+                "groups": [
+                    tuple(r) for r in db.session.execute(select(UserGroup.id, UserGroup.name).order_by(UserGroup.id))
+                ],
                 "sessions": db.session.scalar(select(db.func.count()).select_from(UserSession)),
                 "replay": sorted(db.session.scalars(select(ReplayEntry.key))),
                 "requests": sorted(tuple(r) for r in db.session.execute(select(SamlRequest.id, SamlRequest.used_at))),
                 "audit": db.session.scalar(select(db.func.count()).select_from(AuditEvent)),
             }
 
-    def post(self, message, *, slug: str = "acme", relay_state: str | None = None, client=None,
-             accept: str = "text/html") -> tuple[object, Outcome]:
+    def post(
+        self, message, *, slug: str = "acme", relay_state: str | None = None, client=None, accept: str = "text/html"
+    ) -> tuple[object, Outcome]:
         """POST message (lxml tree, XML bytes or a ready form value) to slug's ACS; meter the work it caused."""
         if isinstance(message, etree._Element):
             message = etree.tostring(message)
@@ -101,8 +114,9 @@ class Siege:
             code = found.group(1).decode() if found else None
         return response, Outcome(response.status_code, code, work, growth, response.headers.get("Location"))
 
-    def refused(self, message, code: str, *, status: int = 400, slug: str = "acme", relay_state: str | None = None,
-                client=None) -> Outcome:
+    def refused(
+        self, message, code: str, *, status: int = 400, slug: str = "acme", relay_state: str | None = None, client=None
+    ) -> Outcome:
         """Assert message is refused with status and code, and that nothing changed."""
         browser = client or self.client
         who_before = browser.get("/me").get_json()
@@ -114,8 +128,15 @@ class Siege:
         assert browser.get("/me").get_json() == who_before, "a refused message changed who the browser is signed in as"
         return outcome
 
-    def accepted(self, message, name_id: str = "alice@acme.example", *, slug: str = "acme",
-                 relay_state: str | None = None, client=None) -> Outcome:
+    def accepted(
+        self,
+        message,
+        name_id: str = "alice@acme.example",
+        *,
+        slug: str = "acme",
+        relay_state: str | None = None,
+        client=None,
+    ) -> Outcome:
         """The positive control: message signs name_id in."""
         browser = client or self.client
         response, outcome = self.post(message, slug=slug, relay_state=relay_state, client=browser)
@@ -172,14 +193,23 @@ class LogoutSiege:
     def state(self) -> dict:
         with self.app.app_context():
             return {
-                "sessions": sorted(tuple(r) for r in db.session.execute(select(UserSession.id, UserSession.revoked_at))),
+                "sessions": sorted(
+                    tuple(r) for r in db.session.execute(select(UserSession.id, UserSession.revoked_at))
+                ),
                 "replay": sorted(db.session.scalars(select(ReplayEntry.key))),
                 "requests": sorted(tuple(r) for r in db.session.execute(select(SamlRequest.id, SamlRequest.used_at))),
                 "audit": db.session.scalar(select(db.func.count()).select_from(AuditEvent)),
             }
 
-    def send(self, query: str | None = None, *, form: dict | None = None, slug: str = "acme", client=None,
-             accept: str = "text/html") -> tuple[object, Outcome]:
+    def send(
+        self,
+        query: str | None = None,
+        *,
+        form: dict | None = None,
+        slug: str = "acme",
+        client=None,
+        accept: str = "text/html",
+    ) -> tuple[object, Outcome]:
         """GET the SLS with query (HTTP-Redirect), or POST it form (HTTP-POST); meter the work it caused."""
         browser = client or self.victim
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -196,8 +226,16 @@ class LogoutSiege:
             code = found.group(1).decode() if found else None
         return response, Outcome(response.status_code, code, work, growth, response.headers.get("Location"))
 
-    def refused(self, query: str | None = None, code: str = "", *, form: dict | None = None, status: int = 400,
-                slug: str = "acme", client=None) -> Outcome:
+    def refused(
+        self,
+        query: str | None = None,
+        code: str = "",
+        *,
+        form: dict | None = None,
+        status: int = 400,
+        slug: str = "acme",
+        client=None,
+    ) -> Outcome:
         before = self.state()
         response, outcome = self.send(query, form=form, slug=slug, client=client)
         assert (outcome.status, outcome.code) == (status, code), response.data[:2000]
@@ -209,9 +247,13 @@ class LogoutSiege:
     def accepted(self, query: str | None = None, *, form: dict | None = None) -> Outcome:
         response, outcome = self.send(query, form=form)
         if form is None:
-            assert outcome.status == 302 and outcome.location.startswith("https://idp.example.test/slo/"), response.data[:2000]
+            assert outcome.status == 302 and outcome.location.startswith("https://idp.example.test/slo/"), (
+                response.data[:2000]
+            )
         else:
-            assert outcome.status == 200 and b'action="https://idp.example.test/slo/' in response.data, response.data[:2000]
+            assert outcome.status == 200 and b'action="https://idp.example.test/slo/' in response.data, response.data[
+                :2000
+            ]
         assert_verified(outcome)
         assert self.victim.get("/me").status_code == 401, "the genuine logout message did not sign the victim out"
         return outcome

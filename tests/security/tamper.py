@@ -96,7 +96,9 @@ def reference(sig: etree._Element) -> etree._Element:
     return sig.find("ds:SignedInfo/ds:Reference", NS)
 
 
-def set_transforms(sig: etree._Element, algorithms: list[str], parameters: dict[str, etree._Element] | None = None) -> None:
+def set_transforms(
+    sig: etree._Element, algorithms: list[str], parameters: dict[str, etree._Element] | None = None
+) -> None:
     """Replace the Reference's transforms (the digest no longer matters: this is refused first)."""
     ref = reference(sig)
     transforms = ref.find(f"{{{DS}}}Transforms")

@@ -26,7 +26,10 @@ def _responses(client, signed):
     yield "404 tenant", client.get("/saml/nobody/login")
     yield "405", client.get("/saml/acme/acs")
     yield "400 SAML refusal", client.post("/saml/acme/acs", data={"SAMLResponse": "!!"})
-    yield "400 SAML refusal as JSON", client.post("/saml/acme/acs", data={"SAMLResponse": "!!"}, headers={"Accept": "application/json"})
+    yield (
+        "400 SAML refusal as JSON",
+        client.post("/saml/acme/acs", data={"SAMLResponse": "!!"}, headers={"Accept": "application/json"}),
+    )
     yield "413", client.post("/saml/acme/acs", data={"SAMLResponse": "A" * (1024 * 1024 + 1)})
     yield "400 CSRF", client.post("/login", data={"email": "a@acme.example"})
     yield "303 after login", client.post("/saml/acme/acs", data={"SAMLResponse": tamper.b64(signed())})
@@ -62,6 +65,7 @@ def test_no_template_carries_inline_script_or_event_handlers():
 
 
 # --- Rate limits ---------------------------------------------------------------------------------
+
 
 def _limited(instance, **overrides):
     # A window opens at a client's first request and lasts an hour: however slow the machine, a
@@ -110,7 +114,9 @@ def test_starting_a_login_is_limited_and_so_is_posting_the_login_form_but_not_vi
     client = _limited(instance).test_client()
     assert [client.get("/saml/acme/login").status_code for _ in range(4)] == [302, 302, 302, 429]
     token = client.csrf_token("/login")
-    posted = [client.post("/login", data={"email": "a@acme.example", "csrf_token": token}).status_code for _ in range(4)]
+    posted = [
+        client.post("/login", data={"email": "a@acme.example", "csrf_token": token}).status_code for _ in range(4)
+    ]
     assert posted == [303, 303, 303, 429]
     assert client.get("/login").status_code == 200
 
@@ -139,8 +145,23 @@ def _answers(redis, socket: Path) -> bool:
 def redis_socket(tmp_path_factory):
     folder = tmp_path_factory.mktemp("redis")
     socket = folder / "redis.sock"
-    server = subprocess.Popen([REDIS_SERVER, "--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly", "no",
-                               "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            REDIS_SERVER,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     # Wait until redis answers, not merely until its socket file exists: until then the limiter would
     # silently count in memory. No speed is assumed; the deadline only stops a server that never starts.
     import redis
@@ -156,7 +177,9 @@ def redis_socket(tmp_path_factory):
     server.wait(timeout=10)
 
 
-@pytest.mark.skipif(REDIS_SERVER is None, reason="the shared-storage test needs redis-server: apt-get install redis-server")
+@pytest.mark.skipif(
+    REDIS_SERVER is None, reason="the shared-storage test needs redis-server: apt-get install redis-server"
+)
 def test_instances_sharing_a_redis_storage_share_their_counts(instance, acme, redis_socket):
     prefix = f"test{time.monotonic_ns()}"
     one = _limited(instance, RATELIMIT_STORAGE_URI=redis_socket, RATELIMIT_KEY_PREFIX=prefix).test_client()

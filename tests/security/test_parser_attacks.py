@@ -21,8 +21,11 @@ BILLION_LAUGHS = (
 )
 
 
-@pytest.mark.parametrize("prolog", [DOCTYPE, XXE, XXE_PARAMETER, EXTERNAL_DTD, BILLION_LAUGHS],
-                         ids=["doctype", "xxe", "xxe_parameter_entity", "external_dtd", "billion_laughs"])
+@pytest.mark.parametrize(
+    "prolog",
+    [DOCTYPE, XXE, XXE_PARAMETER, EXTERNAL_DTD, BILLION_LAUGHS],
+    ids=["doctype", "xxe", "xxe_parameter_entity", "external_dtd", "billion_laughs"],
+)
 def test_a_dtd_in_front_of_a_genuine_response_is_refused_in_bounded_work_and_memory(siege, signed, prolog):
     genuine = signed()
     siege.attack(genuine, tamper.with_prolog(genuine, prolog), "saml.forbidden_markup")
@@ -30,7 +33,9 @@ def test_a_dtd_in_front_of_a_genuine_response_is_refused_in_bounded_work_and_mem
 
 def test_an_entity_reference_inside_the_name_id_is_refused(siege, signed):
     genuine = signed()
-    evil = tamper.replace_text(tamper.with_prolog(genuine, XXE), "alice@acme.example</saml:NameID>", "&xxe;</saml:NameID>")
+    evil = tamper.replace_text(
+        tamper.with_prolog(genuine, XXE), "alice@acme.example</saml:NameID>", "&xxe;</saml:NameID>"
+    )
     siege.attack(genuine, evil, "saml.forbidden_markup")
 
 
@@ -43,9 +48,14 @@ def test_a_billion_laughs_expanded_in_an_attribute_value_is_refused(siege, signe
 def test_the_2018_comment_truncation_attack_is_refused(siege, signed):
     # Mallory owns alice@acme.example.evil.example at the IdP; the IdP signs that. A comment that
     # canonicalisation ignores makes naive readers see only the text before it: alice@acme.example.
-    genuine = signed(name_id="alice@acme.example.evil.example", attributes={"email": ["alice@acme.example.evil.example"]})
-    evil = tamper.replace_text(tamper.xml(genuine), "alice@acme.example.evil.example</saml:NameID>",
-                               "alice@acme.example<!---->.evil.example</saml:NameID>")
+    genuine = signed(
+        name_id="alice@acme.example.evil.example", attributes={"email": ["alice@acme.example.evil.example"]}
+    )
+    evil = tamper.replace_text(
+        tamper.xml(genuine),
+        "alice@acme.example.evil.example</saml:NameID>",
+        "alice@acme.example<!---->.evil.example</saml:NameID>",
+    )
     siege.refused(evil, "saml.forbidden_markup")
     siege.accepted(genuine, "alice@acme.example.evil.example")
 
@@ -82,6 +92,7 @@ def test_an_xml_declaration_alone_is_fine(siege, signed):
 
 # --- Encodings -----------------------------------------------------------------------------------
 
+
 def test_a_utf16_encoded_response_is_refused(siege, signed):
     genuine = signed()
     text = '<?xml version="1.0" encoding="UTF-16"?>' + tamper.xml(genuine).decode()
@@ -90,15 +101,18 @@ def test_a_utf16_encoded_response_is_refused(siege, signed):
 
 def test_a_utf16_response_without_byte_order_mark_cannot_hide_a_comment_from_the_markup_check(siege, signed):
     genuine = signed()
-    text = tamper.replace_text(tamper.xml(genuine), "alice@acme.example</saml:NameID>",
-                               "alice@<!-- x -->acme.example</saml:NameID>").decode()
+    text = tamper.replace_text(
+        tamper.xml(genuine), "alice@acme.example</saml:NameID>", "alice@<!-- x -->acme.example</saml:NameID>"
+    ).decode()
     siege.attack(genuine, text.encode("utf-16-le"), "saml.malformed")
 
 
 @pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-7", "IBM037"])
 def test_a_declared_encoding_other_than_utf8_is_refused(siege, signed, encoding):
     genuine = signed()
-    siege.attack(genuine, f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + tamper.xml(genuine), "saml.malformed")
+    siege.attack(
+        genuine, f'<?xml version="1.0" encoding="{encoding}"?>'.encode() + tamper.xml(genuine), "saml.malformed"
+    )
 
 
 def test_invalid_utf8_is_refused(siege, signed):
@@ -107,6 +121,7 @@ def test_invalid_utf8_is_refused(siege, signed):
 
 
 # --- Namespaces ----------------------------------------------------------------------------------
+
 
 def test_an_undeclared_prefix_is_refused(siege, signed):
     genuine = signed()
@@ -128,15 +143,17 @@ def test_a_response_in_the_saml_1_protocol_namespace_is_refused(siege, signed):
 
 def test_a_name_id_rebound_to_a_look_alike_namespace_is_refused(siege, signed):
     genuine = signed()
-    evil = tamper.replace_text(tamper.xml(genuine), "<saml:NameID ",
-                               '<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion#" ')
+    evil = tamper.replace_text(
+        tamper.xml(genuine), "<saml:NameID ", '<saml:NameID xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion#" '
+    )
     siege.attack(genuine, evil, "saml.name_id_missing")
 
 
 def test_an_assertion_in_a_look_alike_namespace_is_refused(siege, signed):
     genuine = signed(sign_response=False)
-    evil = tamper.replace_text(tamper.xml(genuine), "<saml:Assertion ",
-                               '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion#" ')
+    evil = tamper.replace_text(
+        tamper.xml(genuine), "<saml:Assertion ", '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion#" '
+    )
     siege.attack(genuine, evil, "saml.assertion_count")
 
 
@@ -144,7 +161,9 @@ def test_elements_nested_past_the_parsers_depth_limit_are_refused(siege, signed)
     genuine = signed()
     depth = 5000
     nest = "<x:n xmlns:x='urn:x'>" * depth + "</x:n>" * depth
-    evil = tamper.replace_text(tamper.xml(genuine), "<samlp:Status>", "<samlp:Extensions>" + nest + "</samlp:Extensions><samlp:Status>")
+    evil = tamper.replace_text(
+        tamper.xml(genuine), "<samlp:Status>", "<samlp:Extensions>" + nest + "</samlp:Extensions><samlp:Status>"
+    )
     siege.attack(genuine, evil, "saml.malformed")
 
 
@@ -176,7 +195,9 @@ def test_an_encrypted_assertion_is_refused_before_anything_is_decrypted(siege, s
     elif placement == "beside":
         message = message[:end] + ENCRYPTED + message[end:]
     else:
-        message = message.replace("<samlp:Status>", "<samlp:Extensions>" + ENCRYPTED + "</samlp:Extensions><samlp:Status>", 1)
+        message = message.replace(
+            "<samlp:Status>", "<samlp:Extensions>" + ENCRYPTED + "</samlp:Extensions><samlp:Status>", 1
+        )
     siege.attack(genuine, message.encode(), "saml.encrypted_unsupported")
 
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ OTHER_ACS = "https://other-sp.example/saml/acs"
 
 
 # --- Replay --------------------------------------------------------------------------------------
+
 
 def test_a_replay_in_the_same_process_is_refused_whichever_browser_sends_it(siege, signed, app):
     genuine = signed()
@@ -64,8 +65,13 @@ def test_a_replay_from_another_process_is_refused(siege, signed, app):
     keys = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "SP_BASE_URL", "SAML_SETTINGS_DIR")
     config = {key: app.config[key] for key in keys} | {"TESTING": True, "RATELIMIT_ENABLED": False}
     root = str(Path(__file__).resolve().parents[2])
-    done = subprocess.run([sys.executable, "-c", script, root, json.dumps(config), tamper.b64(genuine)],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    done = subprocess.run(
+        [sys.executable, "-c", script, root, json.dumps(config), tamper.b64(genuine)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert (answer["status"], answer["body"]["error"]) == (400, "saml.replay"), done.stderr[-2000:]
     assert siege.state() == before
@@ -88,6 +94,7 @@ def test_a_login_refused_after_every_check_still_leaves_the_replay_cache_untouch
 
 # --- InResponseTo --------------------------------------------------------------------------------
 
+
 def test_an_answer_to_a_request_nobody_sent_is_refused(siege, signed):
     start_login(siege.client, "acme")
     genuine = signed(in_response_to="_never_sent")
@@ -103,7 +110,7 @@ def test_an_answer_to_a_request_already_answered_is_refused_and_writes_nothing(s
 def test_an_answer_to_an_expired_request_is_refused(siege, signed, app):
     request_id = start_login(siege.client, "acme")
     with app.app_context():
-        db.session.execute(update(SamlRequest).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        db.session.execute(update(SamlRequest).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         db.session.commit()
     siege.refused(signed(in_response_to=request_id), "saml.request_expired")
 
@@ -119,7 +126,9 @@ def test_an_answer_to_another_tenants_request_is_refused(siege, signed, app, bui
 
 def test_subject_confirmation_answering_another_request_is_refused(siege, signed):
     request_id = start_login(siege.client, "acme")
-    siege.refused(signed(in_response_to=request_id, confirmation_in_response_to="_other"), "saml.in_response_to_mismatch")
+    siege.refused(
+        signed(in_response_to=request_id, confirmation_in_response_to="_other"), "saml.in_response_to_mismatch"
+    )
     siege.refused(signed(in_response_to=request_id, confirmation_in_response_to=None), "saml.in_response_to_mismatch")
     siege.accepted(signed(in_response_to=request_id))
 
@@ -143,14 +152,19 @@ def test_an_unsolicited_assertion_cannot_be_passed_off_as_an_answer_by_adding_in
 
 # --- Audience ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("audiences,code", [
-    (None, "saml.audience_missing"),
-    ([[]], "saml.audience_mismatch"),
-    ([[OTHER_SP]], "saml.audience_mismatch"),
-    ([[ENTITY], [OTHER_SP]], "saml.audience_mismatch"),
-    ([[ENTITY + "/"]], "saml.audience_mismatch"),
-    ([[ENTITY.upper()]], "saml.audience_mismatch"),
-], ids=["missing", "empty", "another_sp", "second_restriction_not_us", "trailing_slash", "case"])
+
+@pytest.mark.parametrize(
+    "audiences,code",
+    [
+        (None, "saml.audience_missing"),
+        ([[]], "saml.audience_mismatch"),
+        ([[OTHER_SP]], "saml.audience_mismatch"),
+        ([[ENTITY], [OTHER_SP]], "saml.audience_mismatch"),
+        ([[ENTITY + "/"]], "saml.audience_mismatch"),
+        ([[ENTITY.upper()]], "saml.audience_mismatch"),
+    ],
+    ids=["missing", "empty", "another_sp", "second_restriction_not_us", "trailing_slash", "case"],
+)
 def test_an_audience_that_does_not_name_us_is_refused(siege, signed, audiences, code):
     siege.refused(signed(audiences=audiences), code)
     siege.accepted(signed())
@@ -211,8 +225,9 @@ def test_a_destination_changed_after_signing_is_refused(siege, signed):
 
 # --- Time ----------------------------------------------------------------------------------------
 
+
 def _ago(**delta) -> datetime:
-    return datetime.now(timezone.utc) - timedelta(**delta)
+    return datetime.now(UTC) - timedelta(**delta)
 
 
 def test_an_expired_assertion_is_refused(siege, signed):
@@ -224,7 +239,7 @@ def test_an_assertion_not_valid_yet_is_refused(siege, signed):
     genuine = signed()
     evil = tamper.clone(genuine)
     conditions = tamper.assertion(evil).find("saml:Conditions", NS)
-    conditions.set("NotBefore", (datetime.now(timezone.utc) + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    conditions.set("NotBefore", (datetime.now(UTC) + timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     siege.attack(genuine, evil, "saml.not_yet_valid")
 
 
@@ -235,7 +250,9 @@ def test_an_assertion_issued_in_the_future_is_refused(siege, signed):
 
 def test_an_assertion_without_any_not_on_or_after_is_refused(siege, signed):
     siege.refused(signed(confirmation_not_on_or_after=False), "saml.not_on_or_after_missing")
-    siege.refused(signed(confirmation_not_on_or_after=False, conditions_not_on_or_after=False), "saml.not_on_or_after_missing")
+    siege.refused(
+        signed(confirmation_not_on_or_after=False, conditions_not_on_or_after=False), "saml.not_on_or_after_missing"
+    )
 
 
 def test_an_ancient_assertion_with_a_long_lifetime_is_refused(siege, signed):
@@ -243,8 +260,17 @@ def test_an_ancient_assertion_with_a_long_lifetime_is_refused(siege, signed):
     siege.refused(signed(now=_ago(minutes=15), lifetime=timedelta(hours=1)), "saml.issue_instant")
 
 
-@pytest.mark.parametrize("value", ["2024-13-45T10:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
-                                   "2030-01-01T00:00:00+01:00", "tomorrow", "2030-02-30T00:00:00Z"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-13-45T10:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "2030-01-01T00:00:00+01:00",
+        "tomorrow",
+        "2030-02-30T00:00:00Z",
+    ],
+)
 @pytest.mark.parametrize("where", ["IssueInstant", "NotOnOrAfter", "SessionNotOnOrAfter"])
 def test_a_nonsense_date_is_a_clean_refusal_never_a_crash(siege, signed, value, where):
     genuine = signed()
@@ -260,8 +286,15 @@ def test_a_nonsense_date_is_a_clean_refusal_never_a_crash(siege, signed, value, 
 
 # --- Status, subject, sizes ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("status", ["urn:oasis:names:tc:SAML:2.0:status:Requester", "urn:oasis:names:tc:SAML:2.0:status:Responder",
-                                    "urn:example:made-up"])
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "urn:oasis:names:tc:SAML:2.0:status:Requester",
+        "urn:oasis:names:tc:SAML:2.0:status:Responder",
+        "urn:example:made-up",
+    ],
+)
 def test_a_response_whose_status_is_not_success_is_refused(siege, signed, status):
     siege.refused(signed(status=status), "saml.status_not_success")
 

@@ -48,6 +48,7 @@ def xmlsec_calls(monkeypatch):
 
 # --- Presence ----------------------------------------------------------------------------------
 
+
 def test_a_response_with_every_signature_stripped_is_refused(siege, signed):
     genuine = signed()
     evil = tamper.clone(genuine)
@@ -93,6 +94,7 @@ def test_a_signature_without_signed_info_is_refused(siege, signed):
 
 # --- Content changed after signing --------------------------------------------------------------
 
+
 def _later(value: str) -> str:
     """A dateTime a minute later (still valid), to extend a signed validity window."""
     return value[:14] + f"{(int(value[14:16]) + 1) % 60:02d}" + value[16:]
@@ -100,12 +102,22 @@ def _later(value: str) -> str:
 
 CHANGES = {
     "name_id": lambda a: setattr(a.find("saml:Subject/saml:NameID", NS), "text", tamper.EVIL_NAME_ID),
-    "email_attribute": lambda a: setattr(a.find(".//saml:Attribute[@Name='email']/saml:AttributeValue", NS), "text", tamper.EVIL_NAME_ID),
-    "display_name": lambda a: setattr(a.find(".//saml:Attribute[@Name='displayName']/saml:AttributeValue", NS), "text", "Root"),
-    "extra_attribute_value": lambda a: etree.SubElement(a.find(".//saml:Attribute[@Name='email']", NS), f"{{{SAML}}}AttributeValue").__setattr__("text", "x"),
+    "email_attribute": lambda a: setattr(
+        a.find(".//saml:Attribute[@Name='email']/saml:AttributeValue", NS), "text", tamper.EVIL_NAME_ID
+    ),
+    "display_name": lambda a: setattr(
+        a.find(".//saml:Attribute[@Name='displayName']/saml:AttributeValue", NS), "text", "Root"
+    ),
+    "extra_attribute_value": lambda a: etree.SubElement(
+        a.find(".//saml:Attribute[@Name='email']", NS), f"{{{SAML}}}AttributeValue"
+    ).__setattr__("text", "x"),
     "session_index": lambda a: a.find("saml:AuthnStatement", NS).set("SessionIndex", "_other"),
-    "conditions_extended": lambda a: a.find("saml:Conditions", NS).set("NotOnOrAfter", _later(a.find("saml:Conditions", NS).get("NotOnOrAfter"))),
-    "name_id_format": lambda a: a.find("saml:Subject/saml:NameID", NS).set("Format", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"),
+    "conditions_extended": lambda a: a.find("saml:Conditions", NS).set(
+        "NotOnOrAfter", _later(a.find("saml:Conditions", NS).get("NotOnOrAfter"))
+    ),
+    "name_id_format": lambda a: a.find("saml:Subject/saml:NameID", NS).set(
+        "Format", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    ),
 }
 
 
@@ -120,6 +132,7 @@ def test_assertion_content_changed_after_signing_is_refused(siege, signed, chang
 
 # --- Whose key -----------------------------------------------------------------------------------
 
+
 def _resign(builder, root, key_pem, cert_pem, *, response: bool) -> etree._Element:
     evil = tamper.clone(root)
     target = evil if response else tamper.assertion(evil)
@@ -129,7 +142,9 @@ def _resign(builder, root, key_pem, cert_pem, *, response: bool) -> etree._Eleme
 
 
 @pytest.mark.parametrize("layout", ["assertion", "response"])
-def test_a_signature_by_an_attacker_key_with_its_own_certificate_in_key_info_is_refused(siege, signed, builder, attacker_keys, layout):
+def test_a_signature_by_an_attacker_key_with_its_own_certificate_in_key_info_is_refused(
+    siege, signed, builder, attacker_keys, layout
+):
     genuine = signed(sign_response=layout == "response", sign_assertion=layout == "assertion")
     evil = tamper.rename_identity(tamper.clone(genuine))
     evil = _resign(builder, evil, *attacker_keys, response=layout == "response")
@@ -137,14 +152,18 @@ def test_a_signature_by_an_attacker_key_with_its_own_certificate_in_key_info_is_
 
 
 @pytest.mark.parametrize("layout", ["assertion", "response"])
-def test_a_signature_by_an_attacker_key_presenting_the_genuine_certificate_is_refused(siege, signed, builder, attacker_keys, layout):
+def test_a_signature_by_an_attacker_key_presenting_the_genuine_certificate_is_refused(
+    siege, signed, builder, attacker_keys, layout
+):
     genuine = signed(sign_response=layout == "response", sign_assertion=layout == "assertion")
     evil = tamper.rename_identity(tamper.clone(genuine))
     evil = _resign(builder, evil, attacker_keys[0], builder.cert_pem, response=layout == "response")
     siege.attack(genuine, evil, "saml.signature_invalid")
 
 
-def test_an_hmac_signature_keyed_with_the_idps_public_certificate_is_refused_before_xmlsec(siege, signed, builder, xmlsec_calls):
+def test_an_hmac_signature_keyed_with_the_idps_public_certificate_is_refused_before_xmlsec(
+    siege, signed, builder, xmlsec_calls
+):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
     tamper.hmac_resign(tamper.signature(tamper.assertion(evil)), builder.cert_pem)
@@ -158,14 +177,21 @@ def test_a_response_for_this_tenant_signed_by_another_tenants_idp_is_refused(sie
     impostor = ResponseBuilder(other_key, other_cert, entity_id=builder.entity_id, sp_base=builder.sp_base, slug="acme")
     from support.journeys import add_tenant
 
-    add_tenant(app, "globex", ResponseBuilder(other_key, other_cert, "https://idp.globex.example/saml", builder.sp_base, "globex").metadata())
+    add_tenant(
+        app,
+        "globex",
+        ResponseBuilder(other_key, other_cert, "https://idp.globex.example/saml", builder.sp_base, "globex").metadata(),
+    )
     evil = impostor.build_tree(impostor.spec())
     siege.attack(builder.build_tree(builder.spec()), evil, "saml.signature_invalid")
 
 
 # --- What the signature points at ----------------------------------------------------------------
 
-@pytest.mark.parametrize("uri", ["response", "", "#_nowhere", "https://evil.example/a.xml", "#xpointer(/)", "#xpointer(id('ID'))"])
+
+@pytest.mark.parametrize(
+    "uri", ["response", "", "#_nowhere", "https://evil.example/a.xml", "#xpointer(/)", "#xpointer(id('ID'))"]
+)
 def test_an_assertion_signature_referring_to_anything_but_its_assertion_is_refused(siege, signed, uri):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
@@ -224,7 +250,8 @@ TRANSFORM_ATTACKS = {
 
 @pytest.mark.parametrize("attack", list(TRANSFORM_ATTACKS))
 def test_a_transform_other_than_enveloped_and_one_canonicalisation_is_refused_before_xmlsec_runs(
-        siege, signed, xmlsec_calls, attack):
+    siege, signed, xmlsec_calls, attack
+):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
     algorithms, parameters = TRANSFORM_ATTACKS[attack]
@@ -236,7 +263,9 @@ def test_a_transform_other_than_enveloped_and_one_canonicalisation_is_refused_be
 def test_a_canonicalisation_method_that_keeps_comments_is_refused(siege, signed, xmlsec_calls):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
-    tamper.signature(tamper.assertion(evil)).find("ds:SignedInfo/ds:CanonicalizationMethod", NS).set("Algorithm", EXC_C14N_WITH_COMMENTS)
+    tamper.signature(tamper.assertion(evil)).find("ds:SignedInfo/ds:CanonicalizationMethod", NS).set(
+        "Algorithm", EXC_C14N_WITH_COMMENTS
+    )
     siege.attack(genuine, evil, "saml.signature_structure")
     assert len(xmlsec_calls) == 1
 
@@ -244,8 +273,10 @@ def test_a_canonicalisation_method_that_keeps_comments_is_refused(siege, signed,
 def test_a_transform_with_a_parameter_other_than_inclusive_namespaces_is_refused(siege, signed):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
-    etree.SubElement(tamper.reference(tamper.signature(tamper.assertion(evil))).find("ds:Transforms/ds:Transform", NS),
-                     f"{{{DS}}}XPath").text = "//."
+    etree.SubElement(
+        tamper.reference(tamper.signature(tamper.assertion(evil))).find("ds:Transforms/ds:Transform", NS),
+        f"{{{DS}}}XPath",
+    ).text = "//."
     siege.attack(genuine, evil, "saml.signature_structure")
 
 
@@ -258,6 +289,7 @@ def test_okta_style_inclusive_namespaces_on_exclusive_canonicalisation_is_a_vali
 
 # --- Algorithms ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sign_alg,digest_alg", [("rsa-sha1", "sha256"), ("rsa-sha256", "sha1"), ("rsa-sha1", "sha1")])
 def test_an_idp_signing_with_sha1_is_refused_before_xmlsec(siege, signed, sign_alg, digest_alg, xmlsec_calls):
     siege.refused(signed(sign_alg=sign_alg, digest_alg=digest_alg), "saml.weak_algorithm")
@@ -266,8 +298,15 @@ def test_an_idp_signing_with_sha1_is_refused_before_xmlsec(siege, signed, sign_a
 
 
 @pytest.mark.parametrize("where", ["SignatureMethod", "DigestMethod"])
-@pytest.mark.parametrize("algorithm", ["http://www.w3.org/2000/09/xmldsig#rsa-sha1", "http://www.w3.org/2001/04/xmldsig-more#md5",
-                                       "urn:example:unknown", ""])
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        "http://www.w3.org/2001/04/xmldsig-more#md5",
+        "urn:example:unknown",
+        "",
+    ],
+)
 def test_a_weak_or_unknown_algorithm_named_after_signing_is_refused(siege, signed, where, algorithm):
     genuine = signed(sign_response=False)
     evil = tamper.clone(genuine)
@@ -285,6 +324,8 @@ def test_a_digest_value_smuggled_outside_the_signature_is_not_the_one_checked(si
     changed = tamper.clone(tamper.assertion(evil))
     tamper.strip_signature(changed)
     digest = base64.b64encode(hashlib.sha256(etree.tostring(changed, method="c14n", exclusive=True)).digest()).decode()
-    decoy = etree.SubElement(etree.SubElement(tamper.extensions(evil), "{urn:example:evil}Holder"), f"{{{DS}}}DigestValue")
+    decoy = etree.SubElement(
+        etree.SubElement(tamper.extensions(evil), "{urn:example:evil}Holder"), f"{{{DS}}}DigestValue"
+    )
     decoy.text = digest
     siege.attack(genuine, evil, "saml.signature_invalid")

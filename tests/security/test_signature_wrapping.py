@@ -24,6 +24,7 @@ def _assertion_signed(signed):
 
 # --- XSW1 and XSW2: the Response's signature ---------------------------------------------------
 
+
 def xsw1(genuine):
     """Evil Response outside; the original Response, unsigned, hidden inside the Signature it still matches."""
     evil = tamper.clone(genuine)
@@ -45,6 +46,7 @@ def xsw2(genuine):
 
 
 # --- XSW3 to XSW8: the Assertion's signature ----------------------------------------------------
+
 
 def xsw3(genuine):
     """An unsigned evil assertion before the signed original."""
@@ -115,21 +117,28 @@ def test_response_signature_wrapping_is_refused_and_the_genuine_response_still_s
     siege.attack(genuine, wrap(genuine), "saml.assertion_count")
 
 
-@pytest.mark.parametrize("wrap", [xsw3, xsw4, xsw5, xsw6, xsw7, xsw8, evil_after],
-                         ids=["XSW3-before", "XSW4-inside", "XSW5", "XSW6", "XSW7-extensions", "XSW8-object", "after"])
+@pytest.mark.parametrize(
+    "wrap",
+    [xsw3, xsw4, xsw5, xsw6, xsw7, xsw8, evil_after],
+    ids=["XSW3-before", "XSW4-inside", "XSW5", "XSW6", "XSW7-extensions", "XSW8-object", "after"],
+)
 def test_assertion_signature_wrapping_is_refused_and_the_genuine_response_still_signs_in(siege, signed, wrap):
     genuine = _assertion_signed(signed)
     siege.attack(genuine, wrap(genuine), "saml.assertion_count")
 
 
-@pytest.mark.parametrize("wrap", [xsw3, xsw4, xsw5, xsw6, xsw7, xsw8, evil_after],
-                         ids=["XSW3", "XSW4", "XSW5", "XSW6", "XSW7", "XSW8", "after"])
+@pytest.mark.parametrize(
+    "wrap",
+    [xsw3, xsw4, xsw5, xsw6, xsw7, xsw8, evil_after],
+    ids=["XSW3", "XSW4", "XSW5", "XSW6", "XSW7", "XSW8", "after"],
+)
 def test_wrapping_a_response_whose_response_and_assertion_are_both_signed_is_refused(siege, signed, wrap):
     genuine = signed()
     siege.attack(genuine, wrap(genuine), "saml.assertion_count")
 
 
 # --- One assertion where a naive count looks ----------------------------------------------------
+
 
 def original_in_unknown_element(genuine):
     evil = tamper.clone(genuine)
@@ -169,8 +178,15 @@ def original_in_response_signature_object(genuine):
     return evil
 
 
-@pytest.mark.parametrize("wrap", [original_in_unknown_element, original_in_status_detail, original_in_evil_advice,
-                                  original_in_response_signature_object])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        original_in_unknown_element,
+        original_in_status_detail,
+        original_in_evil_advice,
+        original_in_response_signature_object,
+    ],
+)
 def test_one_direct_assertion_with_the_signed_original_hidden_elsewhere_is_refused(siege, signed, wrap):
     genuine = signed() if wrap is original_in_response_signature_object else _assertion_signed(signed)
     tampered = wrap(genuine)
@@ -179,6 +195,7 @@ def test_one_direct_assertion_with_the_signed_original_hidden_elsewhere_is_refus
 
 
 # --- Duplicate IDs -------------------------------------------------------------------------------
+
 
 def test_a_response_reusing_the_signed_assertions_id_is_refused(siege, signed):
     genuine = _assertion_signed(signed)
@@ -204,6 +221,7 @@ def test_an_evil_assertion_with_the_same_id_as_the_signed_one_is_refused(siege, 
 
 
 # --- Identity outside the signed assertion ---------------------------------------------------------
+
 
 def _evil_subject() -> etree._Element:
     subject = etree.Element(f"{{{SAML}}}Subject")

@@ -57,6 +57,7 @@ def signed_as_given(logouts: LogoutBuilder, xml: bytes, **kwargs) -> str:
 
 # --- Signature presence and trust ---------------------------------------------------------------
 
+
 def test_an_unsigned_logout_request_is_refused(logout_siege, logouts):
     xml = logouts.xml()
     logout_siege.attack(logouts.query(xml), logouts.query(xml, sig_alg=None), "saml.signature_missing")
@@ -84,9 +85,13 @@ def test_a_request_changed_after_signing_is_refused(logout_siege, logouts, chang
     xml = logouts.xml(message_id="_genuine")
     genuine = logouts.query(xml, relay_state="state")
     if change == "name_id":
-        tampered = with_param(genuine, "SAMLRequest", deflate(logouts.xml(message_id="_genuine", name_id="bob@acme.example")))
+        tampered = with_param(
+            genuine, "SAMLRequest", deflate(logouts.xml(message_id="_genuine", name_id="bob@acme.example"))
+        )
     elif change == "session_index":
-        tampered = with_param(genuine, "SAMLRequest", deflate(logouts.xml(message_id="_genuine", session_indexes=["_s1"])))
+        tampered = with_param(
+            genuine, "SAMLRequest", deflate(logouts.xml(message_id="_genuine", session_indexes=["_s1"]))
+        )
     elif change == "relay_state":
         tampered = with_param(genuine, "RelayState", "https://evil.example/")
     else:
@@ -94,15 +99,19 @@ def test_a_request_changed_after_signing_is_refused(logout_siege, logouts, chang
     logout_siege.attack(genuine, tampered, "saml.signature_invalid")
 
 
-@pytest.mark.parametrize("algorithm", [
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-    "http://www.w3.org/2000/09/xmldsig#dsa-sha1",
-    "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "urn:evil:none",
-])
-def test_weak_or_unknown_query_signature_algorithms_are_refused_before_anything_is_verified(logout_siege, logouts,
-                                                                                             algorithm):
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        "http://www.w3.org/2000/09/xmldsig#dsa-sha1",
+        "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "urn:evil:none",
+    ],
+)
+def test_weak_or_unknown_query_signature_algorithms_are_refused_before_anything_is_verified(
+    logout_siege, logouts, algorithm
+):
     genuine = logouts.query(logouts.xml())
     outcome = logout_siege.attack(genuine, with_param(genuine, "SigAlg", algorithm), "saml.weak_algorithm")
     # Refused before xmlsec ran; the positive control, in attack(), did reach xmlsec.
@@ -120,6 +129,7 @@ def test_a_signature_that_is_not_base64_is_refused(logout_siege, logouts):
 
 
 # --- Parameter games: what is signed must be what we read -----------------------------------------
+
 
 def test_a_second_saml_request_after_the_signed_one_is_refused(logout_siege, logouts):
     genuine = logouts.query(logouts.xml())
@@ -177,8 +187,11 @@ def test_a_saml_request_that_is_not_one_raw_deflate_stream_is_refused(logout_sie
     xml = logouts.xml()
     deflated = base64.b64decode(deflate(xml))
     value = {
-        "not_deflated": xml, "truncated": deflated[:-8], "trailing_bytes": deflated + b"junk",
-        "zlib_header": zlib.compress(xml), "empty": b"",
+        "not_deflated": xml,
+        "truncated": deflated[:-8],
+        "trailing_bytes": deflated + b"junk",
+        "zlib_header": zlib.compress(xml),
+        "empty": b"",
     }[case]
     tampered = logouts.query(xml, encoded=base64.b64encode(value).decode())
     logout_siege.attack(logouts.query(xml), tampered, "saml.malformed")
@@ -211,34 +224,48 @@ def _markup(logouts: LogoutBuilder, old: str, new: str, prolog: bytes = b"") -> 
     return prolog + xml.replace(old.encode(), new.encode(), 1)
 
 
-@pytest.mark.parametrize("case,code", [
-    ("dtd", "saml.forbidden_markup"),
-    ("external_entity", "saml.forbidden_markup"),
-    ("billion_laughs", "saml.forbidden_markup"),
-    ("comment_in_name_id", "saml.forbidden_markup"),
-    ("processing_instruction", "saml.forbidden_markup"),
-    ("cdata", "saml.forbidden_markup"),
-    ("utf16", "saml.malformed"),
-    ("latin1_declared", "saml.malformed"),
-    ("encrypted_id", "saml.encrypted_unsupported"),
-    ("not_xml", "saml.malformed"),
-])
+@pytest.mark.parametrize(
+    "case,code",
+    [
+        ("dtd", "saml.forbidden_markup"),
+        ("external_entity", "saml.forbidden_markup"),
+        ("billion_laughs", "saml.forbidden_markup"),
+        ("comment_in_name_id", "saml.forbidden_markup"),
+        ("processing_instruction", "saml.forbidden_markup"),
+        ("cdata", "saml.forbidden_markup"),
+        ("utf16", "saml.malformed"),
+        ("latin1_declared", "saml.malformed"),
+        ("encrypted_id", "saml.encrypted_unsupported"),
+        ("not_xml", "saml.malformed"),
+    ],
+)
 def test_markup_no_logout_request_needs_is_refused_even_when_the_idp_signed_it(logout_siege, logouts, case, code):
-    name_id = "<saml:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">alice@acme.example</saml:NameID>"
+    name_id = (
+        '<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">alice@acme.example</saml:NameID>'
+    )
     evil = {
-        "dtd": lambda: _markup(logouts, "", "", b'<!DOCTYPE x [<!ELEMENT x ANY>]>'),
-        "external_entity": lambda: _markup(logouts, "alice@acme.example", "&xxe;",
-                                           b'<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'),
-        "billion_laughs": lambda: _markup(logouts, "alice@acme.example", "&l9;", b'<!DOCTYPE x [<!ENTITY l0 "lol">'
-                                          + b"".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">'.encode() for i in range(1, 10))
-                                          + b"]>"),
+        "dtd": lambda: _markup(logouts, "", "", b"<!DOCTYPE x [<!ELEMENT x ANY>]>"),
+        "external_entity": lambda: _markup(
+            logouts, "alice@acme.example", "&xxe;", b'<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        ),
+        "billion_laughs": lambda: _markup(
+            logouts,
+            "alice@acme.example",
+            "&l9;",
+            b'<!DOCTYPE x [<!ENTITY l0 "lol">'
+            + b"".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">'.encode() for i in range(1, 10))
+            + b"]>",
+        ),
         "comment_in_name_id": lambda: _markup(logouts, "alice@acme.example", "alice@acme.example<!---->.evil"),
         "processing_instruction": lambda: _markup(logouts, "alice@acme.example", "alice<?pi x?>@acme.example"),
         "cdata": lambda: _markup(logouts, "alice@acme.example", "<![CDATA[alice@acme.example]]>"),
         "utf16": lambda: logouts.xml().decode().encode("utf-16"),
         "latin1_declared": lambda: b'<?xml version="1.0" encoding="ISO-8859-1"?>' + logouts.xml(),
-        "encrypted_id": lambda: _markup(logouts, name_id, '<saml:EncryptedID><xenc:EncryptedData '
-                                        'xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedID>'),
+        "encrypted_id": lambda: _markup(
+            logouts,
+            name_id,
+            '<saml:EncryptedID><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedID>',
+        ),
         "not_xml": lambda: b"this is not XML",
     }[case]()
     logout_siege.attack(logouts.query(logouts.xml()), signed_as_given(logouts, evil), code)
@@ -251,38 +278,51 @@ def test_a_message_that_is_not_a_logout_message_is_refused(logout_siege, logouts
 
 # --- The protocol: who, for whom, when, how often -----------------------------------------------
 
-@pytest.mark.parametrize("issuer,code", [
-    ("https://idp.evil.example/saml", "saml.issuer_mismatch"),
-    (None, "saml.issuer_mismatch"),
-])
-def test_a_request_from_another_issuer_is_refused_even_when_signed_with_the_tenants_key(logout_siege, logouts,
-                                                                                        issuer, code):
+
+@pytest.mark.parametrize(
+    "issuer,code",
+    [
+        ("https://idp.evil.example/saml", "saml.issuer_mismatch"),
+        (None, "saml.issuer_mismatch"),
+    ],
+)
+def test_a_request_from_another_issuer_is_refused_even_when_signed_with_the_tenants_key(
+    logout_siege, logouts, issuer, code
+):
     logout_siege.attack(logouts.query(logouts.xml()), logouts.query(logouts.xml(issuer=issuer)), code)
 
 
 def test_a_request_naming_two_issuers_is_refused(logout_siege, logouts):
-    xml = logouts.xml().replace(b"</saml:Issuer>", b"</saml:Issuer><saml:Issuer>https://idp.evil.example</saml:Issuer>", 1)
+    xml = logouts.xml().replace(
+        b"</saml:Issuer>", b"</saml:Issuer><saml:Issuer>https://idp.evil.example</saml:Issuer>", 1
+    )
     logout_siege.attack(logouts.query(logouts.xml()), logouts.query(xml), "saml.issuer_mismatch")
 
 
-@pytest.mark.parametrize("destination,code", [
-    (None, "saml.destination_missing"),
-    (SLS + "/extra", "saml.destination_mismatch"),
-    (SLS + "?x=1", "saml.destination_mismatch"),
-    (f"{SP_BASE}/saml/beta/sls", "saml.destination_mismatch"),
-    (f"{SP_BASE}/saml/acme/acs", "saml.destination_mismatch"),
-    ("https://other-sp.example/sls", "saml.destination_mismatch"),
-])
+@pytest.mark.parametrize(
+    "destination,code",
+    [
+        (None, "saml.destination_missing"),
+        (SLS + "/extra", "saml.destination_mismatch"),
+        (SLS + "?x=1", "saml.destination_mismatch"),
+        (f"{SP_BASE}/saml/beta/sls", "saml.destination_mismatch"),
+        (f"{SP_BASE}/saml/acme/acs", "saml.destination_mismatch"),
+        ("https://other-sp.example/sls", "saml.destination_mismatch"),
+    ],
+)
 def test_a_request_meant_for_somewhere_else_is_refused(logout_siege, logouts, destination, code):
     logout_siege.attack(logouts.query(logouts.xml()), logouts.query(logouts.xml(destination=destination)), code)
 
 
-@pytest.mark.parametrize("changes,code", [
-    ({"clock_offset": timedelta(minutes=-9), "not_on_or_after": timedelta(minutes=5)}, "saml.expired"),
-    ({"clock_offset": timedelta(minutes=-13), "not_on_or_after": None}, "saml.issue_instant"),
-    ({"clock_offset": timedelta(minutes=5)}, "saml.issue_instant"),
-    ({"not_on_or_after": timedelta(seconds=-1)}, "saml.expired"),
-])
+@pytest.mark.parametrize(
+    "changes,code",
+    [
+        ({"clock_offset": timedelta(minutes=-9), "not_on_or_after": timedelta(minutes=5)}, "saml.expired"),
+        ({"clock_offset": timedelta(minutes=-13), "not_on_or_after": None}, "saml.issue_instant"),
+        ({"clock_offset": timedelta(minutes=5)}, "saml.issue_instant"),
+        ({"not_on_or_after": timedelta(seconds=-1)}, "saml.expired"),
+    ],
+)
 def test_a_request_out_of_its_time_is_refused(logout_siege, logouts, changes, code):
     logout_siege.attack(logouts.query(logouts.xml()), logouts.query(logouts.xml(**changes)), code)
 
@@ -303,13 +343,16 @@ def test_a_request_replayed_to_another_instance_is_refused(logout_siege, logouts
     there.refused(genuine, "saml.replay")
 
 
-@pytest.mark.parametrize("changes,code", [
-    ({"name_id": None}, "saml.name_id_missing"),
-    ({"name_id": "a" * 513 + "@acme.example"}, "saml.value_too_long"),
-    ({"session_indexes": [f"_s{i}" for i in range(21)]}, "saml.value_too_long"),
-    ({"session_indexes": ["_" + "s" * 255]}, "saml.value_too_long"),
-    ({"message_id": '_a"b'}, "saml.schema_invalid"),
-])
+@pytest.mark.parametrize(
+    "changes,code",
+    [
+        ({"name_id": None}, "saml.name_id_missing"),
+        ({"name_id": "a" * 513 + "@acme.example"}, "saml.value_too_long"),
+        ({"session_indexes": [f"_s{i}" for i in range(21)]}, "saml.value_too_long"),
+        ({"session_indexes": ["_" + "s" * 255]}, "saml.value_too_long"),
+        ({"message_id": '_a"b'}, "saml.schema_invalid"),
+    ],
+)
 def test_a_request_whose_content_we_will_not_read_is_refused(logout_siege, logouts, changes, code):
     logout_siege.attack(logouts.query(logouts.xml()), logouts.query(logouts.xml(**changes)), code)
 
@@ -325,6 +368,7 @@ def test_a_request_python3_saml_finds_invalid_against_the_schema_is_refused(logo
 
 
 # --- Tenants ---------------------------------------------------------------------------------------
+
 
 def test_a_request_for_an_unknown_tenant_is_a_404_that_ends_nothing(logout_siege, logouts):
     genuine = logouts.query(logouts.xml())
@@ -349,6 +393,7 @@ def test_a_request_another_tenants_idp_signed_for_that_tenant_is_refused_here(lo
 
 # --- Forged LogoutResponses -------------------------------------------------------------------------
 
+
 def _answer(logouts: LogoutBuilder, request_id: str, **changes) -> str:
     return logouts.query(logouts.xml(in_response_to=request_id, **changes), kind="SAMLResponse")
 
@@ -364,8 +409,9 @@ def test_a_logout_response_to_a_sign_in_request_is_refused(logout_siege, logouts
     logout_siege.accepted(logouts.query(logouts.xml()))
 
 
-def test_forged_answers_to_a_real_sign_out_are_refused_and_the_genuine_one_lands_once(logout_siege, logouts, app,
-                                                                                       builder):
+def test_forged_answers_to_a_real_sign_out_are_refused_and_the_genuine_one_lands_once(
+    logout_siege, logouts, app, builder
+):
     bob = app.test_client()
     assert post_acs(bob, "acme", builder.b64(name_id="bob@acme.example", session_index="_b")).status_code == 303
     page = bob.post("/logout", data={"csrf_token": bob.csrf_token("/")}).data.decode()
@@ -387,6 +433,7 @@ def test_forged_answers_to_a_real_sign_out_are_refused_and_the_genuine_one_lands
 
 
 # --- HTTP-POST binding: XML signatures ---------------------------------------------------------------
+
 
 @pytest.fixture
 def post_siege(app, builder):
@@ -439,8 +486,11 @@ def test_a_posted_request_with_two_elements_of_one_id_is_refused(post_siege):
 
 def test_a_posted_request_signed_with_sha1_is_refused(post_siege):
     siege, logouts = post_siege
-    siege.attack(_form(logouts.signed_tree()), _form(logouts.signed_tree(sign_alg="rsa-sha1", digest_alg="sha1")),
-                 "saml.weak_algorithm")
+    siege.attack(
+        _form(logouts.signed_tree()),
+        _form(logouts.signed_tree(sign_alg="rsa-sha1", digest_alg="sha1")),
+        "saml.weak_algorithm",
+    )
 
 
 def test_a_posted_request_with_an_xslt_transform_is_refused_before_xmlsec_runs_it(post_siege):
@@ -448,8 +498,11 @@ def test_a_posted_request_with_an_xslt_transform_is_refused_before_xmlsec_runs_i
     genuine = logouts.signed_tree()
     evil = etree.fromstring(etree.tostring(genuine))
     transforms = evil.find(".//{http://www.w3.org/2000/09/xmldsig#}Transforms")
-    etree.SubElement(transforms, "{http://www.w3.org/2000/09/xmldsig#}Transform",
-                     Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116")
+    etree.SubElement(
+        transforms,
+        "{http://www.w3.org/2000/09/xmldsig#}Transform",
+        Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116",
+    )
     outcome = siege.attack(_form(genuine), _form(evil), "saml.signature_structure")
     # Refused before xmlsec ran; the positive control, in attack(), did reach xmlsec.
     assert outcome.work.xmlsec_verifications == 0, "xmlsec ran before the refusal"
@@ -459,8 +512,9 @@ def test_a_posted_deflate_bomb_is_only_ever_base64(post_siege):
     siege, logouts = post_siege
     compressor = zlib.compressobj(level=9, wbits=-15)
     bomb = compressor.compress(b"<samlp:LogoutRequest " + b" " * (16 * 1024 * 1024)) + compressor.flush()
-    outcome = siege.attack(_form(logouts.signed_tree()), {"SAMLRequest": base64.b64encode(bomb).decode()},
-                           "saml.malformed")
+    outcome = siege.attack(
+        _form(logouts.signed_tree()), {"SAMLRequest": base64.b64encode(bomb).decode()}, "saml.malformed"
+    )
     # Decoded from base64 and refused as it is: no inflater ever saw any of it, nor did xmlsec.
     assert not outcome.work.fed(bomb)
     assert outcome.work.xmlsec_verifications == 0
@@ -468,11 +522,14 @@ def test_a_posted_deflate_bomb_is_only_ever_base64(post_siege):
 
 # --- What the browser sees -------------------------------------------------------------------------
 
+
 def test_refusals_show_a_sign_out_message_and_never_echo_what_was_sent(logout_siege, logouts):
     marker = '"><script>alert("zq7x")</script>'
-    for query in (logouts.query(logouts.xml(name_id=marker)) + "&RelayState=" + quote_plus(marker),
-                  logouts.query(logouts.xml(destination="https://zq7x.example/<script>")),
-                  "SAMLRequest=" + quote_plus(marker)):
+    for query in (
+        logouts.query(logouts.xml(name_id=marker)) + "&RelayState=" + quote_plus(marker),
+        logouts.query(logouts.xml(destination="https://zq7x.example/<script>")),
+        "SAMLRequest=" + quote_plus(marker),
+    ):
         response, outcome = logout_siege.send(query)
         assert 400 <= outcome.status < 500
         assert b"zq7x" not in response.data and b"<script>" not in response.data
@@ -480,11 +537,14 @@ def test_refusals_show_a_sign_out_message_and_never_echo_what_was_sent(logout_si
 
 
 def test_a_json_client_gets_the_code_the_generic_message_and_the_reference(logout_siege, logouts):
-    response, outcome = logout_siege.send(logouts.query(logouts.xml(issuer="https://idp.evil.example")),
-                                          accept="application/json")
+    response, outcome = logout_siege.send(
+        logouts.query(logouts.xml(issuer="https://idp.evil.example")), accept="application/json"
+    )
     body = response.get_json()
     assert set(body) == {"error", "message", "ref"} and body["error"] == "saml.issuer_mismatch"
-    assert body["message"].startswith("The sign-out request from your organisation's sign-in page could not be completed.")
+    assert body["message"].startswith(
+        "The sign-out request from your organisation's sign-in page could not be completed."
+    )
 
 
 def test_a_sign_in_response_answering_a_logout_request_is_refused(logout_siege, logouts, app, builder):
@@ -494,6 +554,8 @@ def test_a_sign_in_response_answering_a_logout_request_is_refused(logout_siege, 
     bob = app.test_client()
     assert post_acs(bob, "acme", builder.b64(name_id="bob@acme.example")).status_code == 303
     page = bob.post("/logout", data={"csrf_token": bob.csrf_token("/")}).data.decode()
-    logout_request = read_redirect(html.unescape(re.search(r'<a href="([^"]+)" id="continue-sign-out"', page).group(1)))[1]
+    logout_request = read_redirect(
+        html.unescape(re.search(r'<a href="([^"]+)" id="continue-sign-out"', page).group(1))
+    )[1]
     answer = builder.build_tree(builder.spec(in_response_to=logout_request.get("ID"), name_id="bob@acme.example"))
     Siege(app, bob, builder).refused(answer, "saml.request_unknown")

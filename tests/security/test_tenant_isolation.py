@@ -36,7 +36,9 @@ def globex(app, globex_keys):
 def initech(app, builder):
     """Tenant initech trusting acme's IdP; returns acme's IdP addressing initech's ACS."""
     add_tenant(app, "initech", builder.metadata())
-    return ResponseBuilder(builder.key_pem, builder.cert_pem, entity_id=builder.entity_id, sp_base=SP_BASE, slug="initech")
+    return ResponseBuilder(
+        builder.key_pem, builder.cert_pem, entity_id=builder.entity_id, sp_base=SP_BASE, slug="initech"
+    )
 
 
 def _tree(idp, **changes):
@@ -50,7 +52,9 @@ def test_a_response_from_globexs_idp_posted_to_acme_is_refused(siege, globex):
 
 
 def test_globexs_idp_signing_a_response_that_names_acmes_idp_and_acs_is_refused(siege, globex, builder):
-    impostor = ResponseBuilder(globex.key_pem, globex.cert_pem, entity_id=builder.entity_id, sp_base=SP_BASE, slug="acme")
+    impostor = ResponseBuilder(
+        globex.key_pem, globex.cert_pem, entity_id=builder.entity_id, sp_base=SP_BASE, slug="acme"
+    )
     siege.refused(_tree(impostor), "saml.signature_invalid")
 
 
@@ -74,8 +78,10 @@ def test_a_response_for_initech_from_the_shared_idp_is_refused_at_acme(siege, in
 
 
 def test_the_shared_idp_cannot_send_initechs_audience_to_acme(siege, initech):
-    siege.refused(_tree(initech, destination=f"{SP_BASE}/saml/acme/acs", recipient=f"{SP_BASE}/saml/acme/acs"),
-                  "saml.audience_mismatch")
+    siege.refused(
+        _tree(initech, destination=f"{SP_BASE}/saml/acme/acs", recipient=f"{SP_BASE}/saml/acme/acs"),
+        "saml.audience_mismatch",
+    )
 
 
 def test_an_answer_to_globexs_request_is_refused_at_acme(siege, signed, globex):
@@ -98,11 +104,13 @@ def test_a_replayed_acme_assertion_cannot_sign_in_at_the_tenant_sharing_its_idp(
 def test_the_same_name_id_in_two_tenants_is_two_users_and_one_login_leaves_the_other_alone(siege, signed, initech, app):
     siege.accepted(signed(attributes={"email": ["alice@acme.example"], "displayName": ["Alice at Acme"]}))
     other_browser = app.test_client()
-    siege.accepted(_tree(initech, attributes={"email": ["alice@acme.example"], "displayName": ["Alice at Initech"]}),
-                   slug="initech", client=other_browser)
+    siege.accepted(
+        _tree(initech, attributes={"email": ["alice@acme.example"], "displayName": ["Alice at Initech"]}),
+        slug="initech",
+        client=other_browser,
+    )
     with app.app_context():
         users = {(u.tenant.slug, u.display_name) for u in db.session.scalars(select(User))}
     assert users == {("acme", "Alice at Acme"), ("initech", "Alice at Initech")}
     assert siege.client.get("/me").get_json()["tenant"] == "acme"
     assert other_browser.get("/me").get_json()["tenant"] == "initech"
-

@@ -22,11 +22,29 @@ from support.work import PEAK_MEMORY_LIMIT_BYTES, metered
 # --- Open redirects through next / RelayState ------------------------------------------------------
 
 REDIRECTS = [
-    "https://evil.example/", "http://evil.example", "//evil.example", "///evil.example", "/\\evil.example",
-    "\\\\evil.example", "/%2F%2Fevil.example", "/%2f/evil.example", "/%5Cevil.example", "%2F%2Fevil.example",
-    "javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "data:text/html,<script>alert(1)</script>",
-    "/\t/evil.example", "/%09/evil.example", "/\r\n//evil.example", "https:evil.example", "https:/evil.example",
-    "//sp.example.com@evil.example", "/" + "a" * 3000, "evil.example", "",
+    "https://evil.example/",
+    "http://evil.example",
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/%2F%2Fevil.example",
+    "/%2f/evil.example",
+    "/%5Cevil.example",
+    "%2F%2Fevil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    " javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "/\t/evil.example",
+    "/%09/evil.example",
+    "/\r\n//evil.example",
+    "https:evil.example",
+    "https:/evil.example",
+    "//sp.example.com@evil.example",
+    "/" + "a" * 3000,
+    "evil.example",
+    "",
 ]
 
 
@@ -60,8 +78,9 @@ def test_the_login_screen_keeps_only_local_next_paths(client, acme, target):
     page = client.get("/login", query_string={"next": target})
     assert page.status_code == 200
     assert re.search(rb'name="next" value="/"', page.data), page.data
-    found = client.post("/login", data={"email": "alice@acme.example", "next": target,
-                                        "csrf_token": client.csrf_token("/login")})
+    found = client.post(
+        "/login", data={"email": "alice@acme.example", "next": target, "csrf_token": client.csrf_token("/login")}
+    )
     assert found.status_code == 303
     assert parse_qs(urlsplit(found.headers["Location"]).query).get("next") == ["/"]
 
@@ -70,16 +89,24 @@ def test_a_local_next_path_survives_the_whole_journey(siege, signed):
     response = siege.client.get("/saml/acme/login", query_string={"next": "/reports/q3?tab=2"})
     request_id = parse_qs(urlsplit(response.headers["Location"]).query)["SAMLRequest"][0]
     request_id = tamper.etree.fromstring(zlib.decompress(base64.b64decode(request_id), -15)).get("ID")
-    assert siege.accepted(signed(in_response_to=request_id), relay_state="https://evil.example").location == "/reports/q3?tab=2"
+    assert (
+        siege.accepted(signed(in_response_to=request_id), relay_state="https://evil.example").location
+        == "/reports/q3?tab=2"
+    )
 
 
 def test_every_redirect_we_send_is_local(siege, signed):
     for target in REDIRECTS:
-        assert _is_ours(siege.client.post("/login", data={"email": "a@acme.example", "next": target,
-                                                          "csrf_token": siege.client.csrf_token("/login")}).headers["Location"])
+        assert _is_ours(
+            siege.client.post(
+                "/login",
+                data={"email": "a@acme.example", "next": target, "csrf_token": siege.client.csrf_token("/login")},
+            ).headers["Location"]
+        )
 
 
 # --- Bodies ------------------------------------------------------------------------------------------
+
 
 class _CountingBody(io.BytesIO):
     """A request body that counts how many of its bytes the application read."""
@@ -103,8 +130,12 @@ def test_a_body_over_the_request_size_limit_is_refused_before_it_is_read(siege, 
     # The same body again, counting what the application reads of it: nothing, the Content-Length sufficed.
     body = _CountingBody(b"SAMLResponse=" + b"A" * (1024 * 1024 + 4))
     assert len(body.getvalue()) > app.config["MAX_CONTENT_LENGTH"]
-    response = siege.client.post("/saml/acme/acs", input_stream=body, content_length=len(body.getvalue()),
-                                 content_type="application/x-www-form-urlencoded")
+    response = siege.client.post(
+        "/saml/acme/acs",
+        input_stream=body,
+        content_length=len(body.getvalue()),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 413 and b"http.413" in response.data
     assert body.bytes_read == 0
     siege.accepted(signed())
@@ -136,7 +167,9 @@ BAD_BASE64 = {
     "not_xml": base64.b64encode(b"hello, this is not XML").decode(),
     "empty_document": base64.b64encode(b"").decode() or "====",
     "deflated_response": "",  # filled below: a Redirect-binding (deflated) message posted to the POST binding
-    "another_message_kind": base64.b64encode(b'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" Version="2.0" IssueInstant="2030-01-01T00:00:00Z"/>').decode(),
+    "another_message_kind": base64.b64encode(
+        b'<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" Version="2.0" IssueInstant="2030-01-01T00:00:00Z"/>'
+    ).decode(),
 }
 
 
@@ -175,8 +208,15 @@ def test_the_dev_idp_refuses_a_deflate_bomb_in_bounded_memory(tmp_path, monkeypa
 
     for name in ("BASE_URL", "SP_BASE_URL", "TENANTS", "KEY_DIR", "SECRET_KEY", "PORT"):
         monkeypatch.delenv(f"DEVIDP_{name}", raising=False)
-    idp = create_devidp({"BASE_URL": "http://127.0.0.1:5001", "SP_BASE_URL": "http://127.0.0.1:5000",
-                         "KEY_DIR": tmp_path / "keys", "TENANTS": ["acme"], "TESTING": True})
+    idp = create_devidp(
+        {
+            "BASE_URL": "http://127.0.0.1:5001",
+            "SP_BASE_URL": "http://127.0.0.1:5000",
+            "KEY_DIR": tmp_path / "keys",
+            "TENANTS": ["acme"],
+            "TESTING": True,
+        }
+    )
     compressor = zlib.compressobj(level=9, wbits=-15)
     bomb = compressor.compress(b"<samlp:AuthnRequest " + b" " * (64 * 1024 * 1024)) + compressor.flush()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -191,6 +231,7 @@ def test_the_dev_idp_refuses_a_deflate_bomb_in_bounded_memory(tmp_path, monkeypa
 
 
 # --- Login CSRF --------------------------------------------------------------------------------------
+
 
 def test_the_login_form_needs_its_csrf_token(client, acme):
     response = client.post("/login", data={"email": "alice@acme.example"})
@@ -287,15 +328,29 @@ MARKER = '"><script>alert("zq7x")</script>'
 
 
 def _probes(signed):
-    marker_xml = f'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="{"zq7x"}" Destination="zq7x"/>'
+    marker_xml = (
+        f'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="{"zq7x"}" Destination="zq7x"/>'
+    )
     return [
         ("get", "/saml/zq7x%22%3E%3Cscript%3E/login", {}),
         ("get", "/zq7x<script>", {}),
         ("post", "/saml/acme/acs", {"data": {"SAMLResponse": MARKER}}),
         ("post", "/saml/acme/acs", {"data": {"SAMLResponse": base64.b64encode(marker_xml.encode()).decode()}}),
-        ("post", "/saml/acme/acs", {"data": {"SAMLResponse": tamper.b64(signed(destination="https://zq7x.example/<script>")),
-                                             "RelayState": MARKER}}),
-        ("post", "/saml/acme/acs", {"data": {"SAMLResponse": tamper.b64(signed(name_id="zq7x<script>", status="urn:zq7x"))}}),
+        (
+            "post",
+            "/saml/acme/acs",
+            {
+                "data": {
+                    "SAMLResponse": tamper.b64(signed(destination="https://zq7x.example/<script>")),
+                    "RelayState": MARKER,
+                }
+            },
+        ),
+        (
+            "post",
+            "/saml/acme/acs",
+            {"data": {"SAMLResponse": tamper.b64(signed(name_id="zq7x<script>", status="urn:zq7x"))}},
+        ),
         ("post", "/login", {"data": {"email": MARKER}}),
         ("get", "/me", {"headers": {"Accept": "application/json", "X-Zq7x": MARKER}}),
         ("delete", "/saml/acme/acs", {}),
@@ -324,13 +379,20 @@ def test_refusal_reasons_are_logged_on_one_line_whatever_the_attacker_puts_in_th
     assert "\n" not in record.getMessage() and "\\n" in record.getMessage()
 
 
-@pytest.mark.parametrize("message,code", [
-    ("!!", "saml.malformed"),
-    (tamper.b64(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>"), "saml.forbidden_markup"),
-    (tamper.b64(b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" Version="2.0"><samlp:Status>'
-                b'<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:Response>'),
-     "saml.assertion_count"),
-])
+@pytest.mark.parametrize(
+    "message,code",
+    [
+        ("!!", "saml.malformed"),
+        (tamper.b64(b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>"), "saml.forbidden_markup"),
+        (
+            tamper.b64(
+                b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" Version="2.0"><samlp:Status>'
+                b'<samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:Response>'
+            ),
+            "saml.assertion_count",
+        ),
+    ],
+)
 def test_a_json_client_gets_the_code_and_the_generic_message_and_nothing_else(client, acme, message, code):
     response = client.post("/saml/acme/acs", data={"SAMLResponse": message}, headers={"Accept": "application/json"})
     assert response.status_code == 400
@@ -338,5 +400,6 @@ def test_a_json_client_gets_the_code_and_the_generic_message_and_nothing_else(cl
     # Only the code, the generic message and the login trace's reference: never the reason.
     assert set(body) == {"error", "message", "ref"}
     assert body["error"] == code and traces.normalise_ref(body["ref"]) == body["ref"]
-    assert body["message"] == ("Your sign-in could not be completed. Please try again from the start, "
-                               "or contact your administrator.")
+    assert body["message"] == (
+        "Your sign-in could not be completed. Please try again from the start, or contact your administrator."
+    )

@@ -8,7 +8,7 @@ must be warned about: expiring soon, SHA-1-signed, too short a key.
 from __future__ import annotations
 
 import datetime
-from functools import lru_cache
+from functools import cache
 
 import xmlsec
 from cryptography import x509
@@ -29,14 +29,19 @@ _SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")
 _SHA1_WITH_RSA = bytes.fromhex("06092a864886f70d010105")
 
 
-@lru_cache(maxsize=None)
-def make_cert(name: str, *, days: int = 365, sha1: bool = False, bits: int = 2048, dsa_key: bool = False) -> tuple[bytes, bytes]:
+@cache
+def make_cert(
+    name: str, *, days: int = 365, sha1: bool = False, bits: int = 2048, dsa_key: bool = False
+) -> tuple[bytes, bytes]:
     """(key_pem, cert_pem): a self-signed certificate valid for `days` more days (negative: expired)."""
     key = dsa.generate_private_key(2048) if dsa_key else rsa.generate_private_key(public_exponent=65537, key_size=bits)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=400))
         .not_valid_after(now + datetime.timedelta(days=days, hours=12))
@@ -50,8 +55,9 @@ def make_cert(name: str, *, days: int = 365, sha1: bool = False, bits: int = 204
         signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
         der = der.replace(_SHA256_WITH_RSA, _SHA1_WITH_RSA).replace(cert.signature, signature)
         cert = x509.load_der_x509_certificate(der)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -60,8 +66,9 @@ def cert(name: str, **knobs) -> bytes:
     return make_cert(name, **knobs)[1]
 
 
-def key_descriptor(cert_pem: bytes, use: str | None = "signing", prefix: str = "md:", ds: str = "ds:",
-                   declare_ds: bool = True) -> str:
+def key_descriptor(
+    cert_pem: bytes, use: str | None = "signing", prefix: str = "md:", ds: str = "ds:", declare_ds: bool = True
+) -> str:
     """A KeyDescriptor in the given prefixes ("" for the default namespace); declare_ds=False when the root does."""
     use_attr = f' use="{use}"' if use else ""
     xmlns = "" if not declare_ds else (f' xmlns:{ds[:-1]}="{DS}"' if ds else f' xmlns="{DS}"')
@@ -101,13 +108,16 @@ def _wsfed_role_descriptors(certs: tuple[bytes, ...], host: str) -> str:
         f'<fed:{endpoint}><wsa:EndpointReference xmlns:wsa="http://www.w3.org/2005/08/addressing">'
         f"<wsa:Address>https://{host}/wsfed</wsa:Address></wsa:EndpointReference></fed:{endpoint}>"
         "</RoleDescriptor>"
-        for kind, endpoint in (("SecurityTokenServiceType", "PassiveRequestorEndpoint"),
-                               ("ApplicationServiceType", "ApplicationServiceEndpoint"))
+        for kind, endpoint in (
+            ("SecurityTokenServiceType", "PassiveRequestorEndpoint"),
+            ("ApplicationServiceType", "ApplicationServiceEndpoint"),
+        )
     )
 
 
-def entra(entity_id: str = "https://sts.windows.net/0b9c2f57-1c2d-4e5f-8a9b-0c1d2e3f4a5b/",
-          certs: tuple[bytes, ...] = ()) -> bytes:
+def entra(
+    entity_id: str = "https://sts.windows.net/0b9c2f57-1c2d-4e5f-8a9b-0c1d2e3f4a5b/", certs: tuple[bytes, ...] = ()
+) -> bytes:
     """Entra ID federation metadata: default namespace, WS-Fed RoleDescriptors first, then the IdP."""
     certs = certs or (cert("Microsoft Azure Federated SSO Certificate"),)
     url = "https://login.microsoftonline.com/0b9c2f57-1c2d-4e5f-8a9b-0c1d2e3f4a5b/saml2"
@@ -124,8 +134,11 @@ def entra(entity_id: str = "https://sts.windows.net/0b9c2f57-1c2d-4e5f-8a9b-0c1d
     ).encode()
 
 
-def adfs(entity_id: str = "http://adfs.contoso.example/adfs/services/trust", certs: tuple[bytes, ...] = (),
-         encryption_cert: bytes | None = None) -> bytes:
+def adfs(
+    entity_id: str = "http://adfs.contoso.example/adfs/services/trust",
+    certs: tuple[bytes, ...] = (),
+    encryption_cert: bytes | None = None,
+) -> bytes:
     """ADFS FederationMetadata.xml: RoleDescriptors, an SPSSODescriptor *and* the IdP, encryption certificates."""
     certs = certs or (cert("ADFS Signing - adfs.contoso.example"),)
     encryption = encryption_cert or cert("ADFS Encryption - adfs.contoso.example")
@@ -136,7 +149,8 @@ def adfs(entity_id: str = "http://adfs.contoso.example/adfs/services/trust", cer
         f'<EntityDescriptor ID="_c8a3d1e2-0f4b-4c6d-9e8f-1a2b3c4d5e6f" entityID="{entity_id}" xmlns="{MD}">'
         + _wsfed_role_descriptors(certs, "adfs.contoso.example/adfs/ls")
         + '<SPSSODescriptor WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">'
-        + key_descriptor(encryption, "encryption", prefix="", ds="") + key_descriptor(certs[0], prefix="", ds="")
+        + key_descriptor(encryption, "encryption", prefix="", ds="")
+        + key_descriptor(certs[0], prefix="", ds="")
         + f'<SingleLogoutService Binding="{REDIRECT}" Location="{base}"/>'
         f"<NameIDFormat>{EMAIL}</NameIDFormat>"
         f'<AssertionConsumerService Binding="{POST}" Location="{base}" index="0" isDefault="true"/>'
@@ -157,15 +171,20 @@ def adfs(entity_id: str = "http://adfs.contoso.example/adfs/services/trust", cer
     ).encode()
 
 
-def shibboleth(entity_id: str = "https://idp.uni.example.edu/idp/shibboleth", certs: tuple[bytes, ...] = (),
-               valid_until: str | None = None) -> bytes:
+def shibboleth(
+    entity_id: str = "https://idp.uni.example.edu/idp/shibboleth",
+    certs: tuple[bytes, ...] = (),
+    valid_until: str | None = None,
+) -> bytes:
     """A Shibboleth IdP: Extensions (scope, UI info), Artifact/SOAP endpoints, SAML 1 bindings, a KeyDescriptor without use."""
     certs = certs or (cert("idp.uni.example.edu backchannel"), cert("idp.uni.example.edu"))
     host = "https://idp.uni.example.edu"
     until = f' validUntil="{valid_until}"' if valid_until else ""
-    keys = (key_descriptor(certs[0], prefix="", declare_ds=False)
-            + "".join(key_descriptor(c, use=None, prefix="", declare_ds=False) for c in certs[1:])
-            + key_descriptor(cert("idp.uni.example.edu encryption"), "encryption", prefix="", declare_ds=False))
+    keys = (
+        key_descriptor(certs[0], prefix="", declare_ds=False)
+        + "".join(key_descriptor(c, use=None, prefix="", declare_ds=False) for c in certs[1:])
+        + key_descriptor(cert("idp.uni.example.edu encryption"), "encryption", prefix="", declare_ds=False)
+    )
     return (
         f'<EntityDescriptor xmlns="{MD}" xmlns:ds="{DS}" xmlns:shibmd="urn:mace:shibboleth:metadata:1.0" '
         f'xmlns:mdui="urn:oasis:names:tc:SAML:metadata:ui" entityID="{entity_id}"{until}>'
@@ -195,8 +214,11 @@ def shibboleth(entity_id: str = "https://idp.uni.example.edu/idp/shibboleth", ce
     ).encode()
 
 
-def google(entity_id: str = "https://accounts.google.com/o/saml2?idpid=C01a2b3c4", certs: tuple[bytes, ...] = (),
-           valid_until: str = "2031-05-01T12:00:00.000Z") -> bytes:
+def google(
+    entity_id: str = "https://accounts.google.com/o/saml2?idpid=C01a2b3c4",
+    certs: tuple[bytes, ...] = (),
+    valid_until: str = "2031-05-01T12:00:00.000Z",
+) -> bytes:
     """Google Workspace's custom SAML app metadata: validUntil years ahead, one certificate, email NameID."""
     certs = certs or (cert("Google"),)
     url = "https://accounts.google.com/o/saml2/idp?idpid=C01a2b3c4"
@@ -223,21 +245,33 @@ def sp(entity_id: str = "https://app.partner.example/saml/metadata") -> bytes:
     ).encode()
 
 
-def aggregate(*entities: bytes, valid_until: str | None = None, cache_duration: str | None = None,
-              id_attr: str | None = None) -> bytes:
+def aggregate(
+    *entities: bytes, valid_until: str | None = None, cache_duration: str | None = None, id_attr: str | None = None
+) -> bytes:
     """An EntitiesDescriptor around the given entities, as a federation publishes it."""
-    attrs = "".join(f' {k}="{v}"' for k, v in (("ID", id_attr), ("validUntil", valid_until),
-                                               ("cacheDuration", cache_duration)) if v)
+    attrs = "".join(
+        f' {k}="{v}"' for k, v in (("ID", id_attr), ("validUntil", valid_until), ("cacheDuration", cache_duration)) if v
+    )
     inner = b"".join(e.split(b"?>", 1)[1] if e.startswith(b"<?xml") else e for e in entities)
     return (
-        f'<?xml version="1.0" encoding="UTF-8"?><md:EntitiesDescriptor xmlns:md="{MD}" Name="urn:example:federation"{attrs}>'
-        '<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi="urn:oasis:names:tc:SAML:metadata:rpi" '
-        'publisher="https://federation.example.org" creationInstant="2026-01-01T00:00:00Z"/></md:Extensions>'
-    ).encode() + inner + b"</md:EntitiesDescriptor>"
+        (
+            f'<?xml version="1.0" encoding="UTF-8"?><md:EntitiesDescriptor xmlns:md="{MD}" Name="urn:example:federation"{attrs}>'
+            '<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi="urn:oasis:names:tc:SAML:metadata:rpi" '
+            'publisher="https://federation.example.org" creationInstant="2026-01-01T00:00:00Z"/></md:Extensions>'
+        ).encode()
+        + inner
+        + b"</md:EntitiesDescriptor>"
+    )
 
 
-def sign(xml: bytes, key_pem: bytes, cert_pem: bytes, *, algorithm=xmlsec.constants.TransformRsaSha256,
-         digest=xmlsec.constants.TransformSha256) -> bytes:
+def sign(
+    xml: bytes,
+    key_pem: bytes,
+    cert_pem: bytes,
+    *,
+    algorithm=xmlsec.constants.TransformRsaSha256,
+    digest=xmlsec.constants.TransformSha256,
+) -> bytes:
     """Sign a metadata document the way federations do: one enveloped signature over the root (which needs an ID)."""
     root = etree.fromstring(xml)
     if not root.get("ID"):

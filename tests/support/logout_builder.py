@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import zlib
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote_plus
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -74,7 +74,7 @@ class LogoutBuilder:
 
     def tree(self, spec: LogoutSpec | None = None, **changes) -> etree._Element:
         spec = spec or self.spec(**changes)
-        now = (spec.now or datetime.now(timezone.utc)) + spec.clock_offset
+        now = (spec.now or datetime.now(UTC)) + spec.clock_offset
         kind = "LogoutResponse" if spec.in_response_to else "LogoutRequest"
         root = etree.Element(f"{{{SAMLP}}}{kind}", nsmap=NSMAP)
         root.set("ID", spec.message_id)
@@ -107,15 +107,25 @@ class LogoutBuilder:
 
     # --- HTTP-Redirect ---------------------------------------------------------------------------
 
-    def query(self, message: bytes | etree._Element, *, kind: str = "SAMLRequest", relay_state: str | None = None,
-              sig_alg: str | None = "rsa-sha256", key_pem: bytes | None = None, encoded: str | None = None,
-              lowercase: bool = False) -> str:
+    def query(
+        self,
+        message: bytes | etree._Element,
+        *,
+        kind: str = "SAMLRequest",
+        relay_state: str | None = None,
+        sig_alg: str | None = "rsa-sha256",
+        key_pem: bytes | None = None,
+        encoded: str | None = None,
+        lowercase: bool = False,
+    ) -> str:
         """The query string of a Redirect-binding message, signed over its own encoding (None: unsigned)."""
         if isinstance(message, etree._Element):
             message = etree.tostring(message)
+
         def enc(value: str) -> str:
             quoted = quote_plus(value)
             return _lower_hex(quoted) if lowercase else quoted
+
         parts = [f"{kind}={enc(encoded if encoded is not None else deflate(message))}"]
         if relay_state is not None:
             parts.append(f"RelayState={enc(relay_state)}")
@@ -133,15 +143,23 @@ class LogoutBuilder:
 
     # --- HTTP-POST -------------------------------------------------------------------------------
 
-    def signed_tree(self, spec: LogoutSpec | None = None, *, sign_alg: str = "rsa-sha256", digest_alg: str = "sha256",
-                    **changes) -> etree._Element:
+    def signed_tree(
+        self, spec: LogoutSpec | None = None, *, sign_alg: str = "rsa-sha256", digest_alg: str = "sha256", **changes
+    ) -> etree._Element:
         """The message with an enveloped XML signature (the HTTP-POST binding), re-parsed as received."""
         root = self.tree(spec, **changes)
         self.idp.sign(root, sign_alg, digest_alg)
         return etree.fromstring(etree.tostring(root))
 
-    def post(self, client, message: bytes | etree._Element, *, kind: str = "SAMLRequest",
-             relay_state: str | None = None, **kwargs):
+    def post(
+        self,
+        client,
+        message: bytes | etree._Element,
+        *,
+        kind: str = "SAMLRequest",
+        relay_state: str | None = None,
+        **kwargs,
+    ):
         if isinstance(message, etree._Element):
             message = etree.tostring(message)
         data = {kind: base64.b64encode(message).decode()}
@@ -155,7 +173,7 @@ def _lower_hex(text: str) -> str:
     out, i = [], 0
     while i < len(text):
         if text[i] == "%":
-            out.append(text[i:i + 3].lower())
+            out.append(text[i : i + 3].lower())
             i += 3
         else:
             out.append(text[i])
@@ -179,7 +197,7 @@ def read_redirect(location: str, signer_cert_pem: bytes | None = None) -> tuple[
     if signer_cert_pem is not None:
         raw = dict(part.split("=", 1) for part in parts.query.split("&"))
         signed = "&".join(f"{name}={raw[name]}" for name in (kind, "RelayState", "SigAlg") if name in raw)
-        algorithm = {uri: digest for uri, digest in SIG_ALGS.values()}[params["SigAlg"]]
+        algorithm = dict(SIG_ALGS.values())[params["SigAlg"]]
         public_key = x509.load_pem_x509_certificate(signer_cert_pem).public_key()
         public_key.verify(base64.b64decode(params["Signature"]), signed.encode(), PKCS1v15(), algorithm())
     return f"{parts.scheme}://{parts.netloc}{parts.path}", etree.fromstring(inflate(params[kind])), params

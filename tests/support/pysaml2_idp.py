@@ -42,9 +42,7 @@ __all__ = ["XMLSEC1", "Pysaml2IdP", "requires_xmlsec1"]
 XMLSEC1: str | None = shutil.which("xmlsec1")
 """Path of the xmlsec1 binary pysaml2 signs with, or None when it is not installed."""
 
-requires_xmlsec1 = pytest.mark.skipif(
-    XMLSEC1 is None, reason="pysaml2 needs Debian's xmlsec1: apt-get install xmlsec1"
-)
+requires_xmlsec1 = pytest.mark.skipif(XMLSEC1 is None, reason="pysaml2 needs Debian's xmlsec1: apt-get install xmlsec1")
 
 SIGN_ALGS: dict[str, str] = {
     "rsa-sha1": xmldsig.SIG_RSA_SHA1,
@@ -130,8 +128,9 @@ class Pysaml2IdP:
         """The signing certificate as one base64 line (python3-saml's ``x509cert``)."""
         return cert_body(self.cert_pem)
 
-    def _config(self, sso_url: str, bindings: Iterable[str], metadata: Mapping[str, Any] | None,
-                slo_url: str | None = None) -> IdPConfig:
+    def _config(
+        self, sso_url: str, bindings: Iterable[str], metadata: Mapping[str, Any] | None, slo_url: str | None = None
+    ) -> IdPConfig:
         """A pysaml2 IdP configuration, loaded from a dict."""
         if XMLSEC1 is None:
             raise RuntimeError("pysaml2 needs Debian's xmlsec1: apt-get install xmlsec1")
@@ -241,8 +240,7 @@ class Pysaml2IdP:
             raise ValueError(f"unsupported algorithm {exc.args[0]!r}") from None
         server = self._server(sp_entity_id, acs_url)
         identity = {
-            name: [values] if isinstance(values, str) else list(values)
-            for name, values in (attributes or {}).items()
+            name: [values] if isinstance(values, str) else list(values) for name, values in (attributes or {}).items()
         }
         server.session_index = session_index
         try:
@@ -276,9 +274,18 @@ class Pysaml2IdP:
         """A LogoutRequest from pysaml2 to the SP's SLS, as the URL of a signed HTTP-Redirect (RSA-SHA256)."""
         server = self._server(sp_entity_id, acs_url)
         _, request = server.create_logout_request(
-            destination=sls_url, issuer_entity_id=sp_entity_id, name_id=NameID(format=name_id_format, text=name_id),
-            session_indexes=list(session_indexes) or None, sign=False,
+            destination=sls_url,
+            issuer_entity_id=sp_entity_id,
+            name_id=NameID(format=name_id_format, text=name_id),
+            session_indexes=list(session_indexes) or None,
+            sign=False,
         )
-        info = server.apply_binding(BINDING_HTTP_REDIRECT, str(request), destination=sls_url, relay_state=relay_state,
-                                    sign=True, sigalg=SIGN_ALGS["rsa-sha256"])
+        info = server.apply_binding(
+            BINDING_HTTP_REDIRECT,
+            str(request),
+            destination=sls_url,
+            relay_state=relay_state,
+            sign=True,
+            sigalg=SIGN_ALGS["rsa-sha256"],
+        )
         return dict(info["headers"])["Location"]

@@ -11,7 +11,7 @@ import base64
 import secrets
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import xmlsec
 from lxml import etree
@@ -39,7 +39,7 @@ SLO_BINDINGS = {"redirect": "HTTP-Redirect", "post": "HTTP-POST"}
 
 
 def saml_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _id() -> str:
@@ -112,7 +112,7 @@ class ResponseBuilder:
         return base64.b64encode(self.build(spec, **changes)).decode()
 
     def build_tree(self, spec: ResponseSpec) -> etree._Element:
-        now = (spec.now or datetime.now(timezone.utc)) + spec.clock_offset
+        now = (spec.now or datetime.now(UTC)) + spec.clock_offset
         until = now + spec.lifetime
         response = etree.Element(f"{{{SAMLP}}}Response", nsmap=NSMAP)
         response.set("ID", spec.response_id)
@@ -140,7 +140,9 @@ class ResponseBuilder:
         confirmation = etree.SubElement(subject, f"{{{SAML}}}SubjectConfirmation")
         confirmation.set("Method", "urn:oasis:names:tc:SAML:2.0:cm:bearer")
         data = etree.SubElement(confirmation, f"{{{SAML}}}SubjectConfirmationData")
-        confirmation_irt = spec.in_response_to if spec.confirmation_in_response_to is _MISSING else spec.confirmation_in_response_to
+        confirmation_irt = (
+            spec.in_response_to if spec.confirmation_in_response_to is _MISSING else spec.confirmation_in_response_to
+        )
         if confirmation_irt is not None:
             data.set("InResponseTo", confirmation_irt)
         if spec.confirmation_not_on_or_after:
@@ -162,9 +164,9 @@ class ResponseBuilder:
         if spec.session_index:
             statement.set("SessionIndex", spec.session_index)
         context = etree.SubElement(statement, f"{{{SAML}}}AuthnContext")
-        etree.SubElement(context, f"{{{SAML}}}AuthnContextClassRef").text = (
-            "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-        )
+        etree.SubElement(
+            context, f"{{{SAML}}}AuthnContextClassRef"
+        ).text = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
         if spec.attributes:
             attribute_statement = etree.SubElement(assertion, f"{{{SAML}}}AttributeStatement")
             for name, values in spec.attributes.items():
@@ -181,9 +183,15 @@ class ResponseBuilder:
             self.sign(response, spec.sign_alg, spec.digest_alg, inclusive_prefixes=spec.inclusive_prefixes)
         return response
 
-    def sign(self, element: etree._Element, sign_alg: str = "rsa-sha256", digest_alg: str = "sha256",
-             key_pem: bytes | None = None, cert_pem: bytes | None = None,
-             inclusive_prefixes: list[str] | None = None) -> etree._Element:
+    def sign(
+        self,
+        element: etree._Element,
+        sign_alg: str = "rsa-sha256",
+        digest_alg: str = "sha256",
+        key_pem: bytes | None = None,
+        cert_pem: bytes | None = None,
+        inclusive_prefixes: list[str] | None = None,
+    ) -> etree._Element:
         """Add an enveloped signature right after element's Issuer (where the schema wants it)."""
         signature = xmlsec.template.create(element, xmlsec.constants.TransformExclC14N, SIGN_ALGS[sign_alg])
         issuer = element.find(f"{{{SAML}}}Issuer")
@@ -208,6 +216,7 @@ class ResponseBuilder:
 
     def metadata(self, *, post_only: bool = False, extra_certs: list[bytes] = (), slo: tuple[str, ...] = ()) -> bytes:
         """IdP metadata for this builder (our own, for fast tests); slo: SingleLogoutService bindings ("redirect", "post")."""
+
         def body(pem: bytes) -> str:
             return "".join(line for line in pem.decode().splitlines() if not line.startswith("-----"))
 
@@ -218,11 +227,16 @@ class ResponseBuilder:
         )
         slo_services = "".join(
             f'<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:{SLO_BINDINGS[binding]}" '
-            f'Location="{SLO_URLS[binding]}"/>' for binding in slo
+            f'Location="{SLO_URLS[binding]}"/>'
+            for binding in slo
         )
-        redirect = "" if post_only else (
-            '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
-            'Location="https://idp.example.test/sso/redirect"/>'
+        redirect = (
+            ""
+            if post_only
+            else (
+                '<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+                'Location="https://idp.example.test/sso/redirect"/>'
+            )
         )
         return (
             f'<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '

@@ -81,7 +81,7 @@ def validate(
 def signed_elements(xml: str) -> set[str]:
     """Local names of the elements that carry an enveloped ds:Signature."""
     root = etree.fromstring(xml.encode())
-    return {etree.QName(sig.getparent()).localname for sig in root.iter("{%s}Signature" % NS["ds"])}
+    return {etree.QName(sig.getparent()).localname for sig in root.iter("{{{}}}Signature".format(NS["ds"]))}
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,7 @@ def _metadata_from_form(form: dict) -> bytes:
         raise MetadataInputMissing("choose a file or paste the XML, not both")
     if not has_file and not pasted:
         raise MetadataInputMissing("choose a metadata file or paste the metadata XML")
-    data = upload.stream.read(metadata_max_bytes() + 1) if has_file else pasted.encode("utf-8")
+    data = upload.stream.read(metadata_max_bytes() + 1) if has_file and upload is not None else pasted.encode("utf-8")
     if len(data) > metadata_max_bytes():
         raise _too_large("that metadata")
     return data
